@@ -1,0 +1,259 @@
+"""The ``csrebind`` command: the terminal UI, plus scripting commands on the same core.
+
+Exit status: 0 success, 1 data error (message on stderr), 2 usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from .core.errors import CsRebindError
+
+EXIT_OK, EXIT_DATA, EXIT_USAGE = 0, 1, 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if args and args[0] in COMMANDS:
+            return _run_command(args)
+        return _open_ui(args)
+    except CsRebindError as exc:
+        print(f"csrebind: {exc}", file=sys.stderr)
+        return EXIT_DATA
+    except KeyboardInterrupt:
+        print("csrebind: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `csrebind jobs P | head`
+        return EXIT_OK
+
+
+def _run_command(args: list[str]) -> int:
+    parser = build_parser()
+    try:
+        options = parser.parse_args(args)
+    except SystemExit as exc:  # argparse exits 2 on usage errors and 0 on --help
+        return int(exc.code or 0)
+    return options.handler(options)
+
+
+# --- printing ------------------------------------------------------------------------------
+
+
+def emit_json(data: Any) -> None:
+    import orjson
+
+    sys.stdout.buffer.write(orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n")
+    sys.stdout.flush()
+
+
+def table(rows: list[list[Any]], headers: list[str]) -> str:
+    cells = [[("" if c is None else str(c)) for c in row] for row in [headers, *rows]]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells]
+    return "\n".join(lines)
+
+
+# --- commands ------------------------------------------------------------------------------
+
+
+def _load(path: str):
+    from .core.project import load_project
+
+    return load_project(path)
+
+
+def cmd_jobs(options: argparse.Namespace) -> int:
+    from .core.views import jobs_view
+
+    project = _load(options.project)
+    view = jobs_view(project)
+    if options.json:
+        emit_json(view)
+        return EXIT_OK
+    print(f"project {project.uid}  {project.title}  ({project.path})")
+    rows = [
+        [j["uid"], j["type"], j["status"] or ("BROKEN" if j["error"] else ""), j["title"],
+         ",".join(j["parents"]), ",".join(j["workspaces"]), j["error"] or ""]
+        for j in view["jobs"]
+    ]
+    print(table(rows, ["UID", "TYPE", "STATUS", "TITLE", "PARENTS", "WORKSPACES", "PROBLEM"]))
+    for warning in project.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_outputs(options: argparse.Namespace) -> int:
+    from .core.refs import check_job_uid
+    from .core.views import outputs_view
+
+    project = _load(options.project)
+    job = project.usable_job(check_job_uid(options.job))
+    view = outputs_view(job)
+    if options.json:
+        emit_json(view)
+        return EXIT_OK
+    rows = []
+    for group in view["outputs"]:
+        rows.append([f"{group['name']} ({group['type']})", "", "", "", group["num_items"], ""])
+        for r in group["results"]:
+            versions = ",".join(str(v) for v in r["versions"]) or "none (incomplete)"
+            rows.append([f"  {r['ref']}", r["dtype"], "passthrough" if r["passthrough"] else "", versions,
+                         r["num_items"], r["metafiles"][-1] if r["metafiles"] else ""])
+    print(f"{job.uid} {job.label} [{job.status}]")
+    print(table(rows, ["OUTPUT / RESULT", "DTYPE", "", "VERSIONS", "ROWS", "FINAL METAFILE"]))
+    return EXIT_OK
+
+
+def cmd_inputs(options: argparse.Namespace) -> int:
+    from .core.refs import check_job_uid
+    from .core.views import inputs_view
+
+    project = _load(options.project)
+    job = project.usable_job(check_job_uid(options.job))
+    view = inputs_view(job)
+    if options.json:
+        emit_json(view)
+        return EXIT_OK
+    print(f"{job.uid} {job.label} [{job.status}]")
+    rows = []
+    for group in view["inputs"]:
+        limit = "∞" if group["count_max"] is None else group["count_max"]
+        rows.append([f"{group['name']} ({group['type']}, {group['count_min']}..{limit})", "", ""])
+        if not group["connections"]:
+            rows.append(["  (no connection)", "", ""])
+        for conn in group["connections"]:
+            rows.append([f"  {group['name']}.{conn['index']} ← {conn['job']}.{conn['output']}", "", ""])
+            required = {s["name"]: s["required"] for s in group["slots"]}
+            for slot, ref in conn["slots"].items():
+                mark = "required" if required.get(slot) else ""
+                rows.append([f"    {group['name']}.{conn['index']}.{slot}", ref or "(empty)", mark])
+            for ref in conn["passthrough"]:
+                rows.append(["    passthrough", ref, ""])
+    print(table(rows, ["INPUT / SLOT", "BOUND TO", ""]))
+    return EXIT_OK
+
+
+def cmd_resolve(options: argparse.Namespace) -> int:
+    from .core.csfile import read_header
+    from .core.refs import ResultRef
+
+    project = _load(options.project)
+    ref = ResultRef.parse(options.ref)
+    resolved = project.resolve(ref)
+    header = read_header(project.absolute(resolved.metafile))
+    fields = list(header.fields_of(ref.result))
+    view = {
+        "ref": str(ref),
+        "metafile": resolved.metafile,
+        "path": str(project.absolute(resolved.metafile)),
+        "version": resolved.version,
+        "num_items": resolved.num_items,
+        "file_rows": header.num_rows,
+        "passthrough": resolved.passthrough,
+        "dtype": resolved.dtype,
+        "group_type": resolved.group_type,
+        "format": header.format,
+        "fields": fields,
+        "field_types": {f: header.describe_field(f) for f in fields},
+    }
+    if options.json:
+        emit_json(view)
+        return EXIT_OK
+    print(f"{view['ref']}  →  {view['metafile']}  (version {view['version']}, {view['file_rows']} rows"
+          f"{', passthrough' if view['passthrough'] else ''})")
+    print(table([[f, view["field_types"][f]] for f in fields], ["FIELD", "TYPE"]))
+    return EXIT_OK
+
+
+def cmd_demo(options: argparse.Namespace) -> int:
+    from .core.demo import write_demo
+
+    if options.directory is None:
+        import tempfile
+
+        directory = Path(tempfile.mkdtemp(prefix="csrebind-demo-")) / "CS-demo"
+    else:
+        directory = Path(options.directory)
+    path = write_demo(directory, schema=options.schema)
+    if options.directory is not None:
+        print(f"demo project ({options.schema}) written to {path}")
+        return EXIT_OK
+    return _open_ui([str(path)])
+
+
+def _open_ui(args: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="csrebind",
+        description="Browse a CryoSPARC project and rebind job results from the keyboard.",
+        epilog="commands: " + ", ".join(COMMANDS) + " (csrebind COMMAND --help)",
+    )
+    parser.add_argument("project", nargs="?", help="CryoSPARC project directory (default: the current directory)")
+    parser.add_argument("--plan", help="reopen a saved plan (csrebind plan / :write plan)")
+    try:
+        options = parser.parse_args(args)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    from .core.project import is_project_dir
+
+    project = Path(options.project or ".")
+    if options.project is None and not is_project_dir(project):
+        print(
+            "csrebind: the current directory is not a CryoSPARC project (no project.json).\n"
+            "  csrebind PROJECT_DIR   open a project\n"
+            "  csrebind demo          open a demo project\n"
+            "  csrebind --help        everything else",
+            file=sys.stderr,
+        )
+        return EXIT_DATA
+    from .ui.app import run_app
+
+    return run_app(project, plan=options.plan)
+
+
+# --- parser --------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="csrebind", description="Rebind CryoSPARC job results.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def command(name: str, handler: Callable[[argparse.Namespace], int], help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(handler=handler)
+        return p
+
+    p = command("jobs", cmd_jobs, "list the project's jobs")
+    p.add_argument("project", help="CryoSPARC project directory")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = command("outputs", cmd_outputs, "list a job's output groups and results with their versions")
+    p.add_argument("project")
+    p.add_argument("job", help="job uid, e.g. J688")
+    p.add_argument("--json", action="store_true")
+
+    p = command("inputs", cmd_inputs, "list a job's inputs, slots and bindings")
+    p.add_argument("project")
+    p.add_argument("job")
+    p.add_argument("--json", action="store_true")
+
+    p = command("resolve", cmd_resolve, "resolve a result reference (J688.particles.blob.F) to its file")
+    p.add_argument("project")
+    p.add_argument("ref", help="JOB.OUTPUT.RESULT[.VERSION], e.g. J688.particles.alignments3D.3")
+    p.add_argument("--json", action="store_true")
+
+    p = command("demo", cmd_demo, "write the demo project (and open it when no DIR is given)")
+    p.add_argument("directory", nargs="?", help="where to write it (default: a new temporary directory, then open it)")
+    p.add_argument("--schema", choices=["v4", "v5"], default="v4", help="job.json schema to write (default v4)")
+
+    return parser
+
+
+COMMANDS = ("jobs", "outputs", "inputs", "resolve", "demo")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

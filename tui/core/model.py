@@ -1,0 +1,250 @@
+"""The normalised project model, one shape for both job.json schemas (v4 and v5).
+
+Everything here is immutable: the edit session keeps old states for undo by reference.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Iterator
+
+from .errors import RefError
+from .refs import FINAL, ResultRef, Version
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedResult:
+    """A reference resolved against the project: which file holds it and how many rows."""
+
+    ref: ResultRef
+    version: int
+    metafile: str
+    num_items: int | None
+    passthrough: bool
+    dtype: str
+    group_type: str
+
+
+@dataclass(frozen=True, slots=True)
+class OutputResult:
+    """One result of an output group (``blob``, ``alignments3D``…) with all its stored versions."""
+
+    job: str
+    output: str
+    name: str
+    dtype: str
+    group_type: str
+    passthrough: bool
+    versions: tuple[int, ...]
+    metafiles: tuple[str, ...]
+    num_items: tuple[int | None, ...]
+
+    @property
+    def complete(self) -> bool:
+        """A result with no metafile cannot be loaded (job unfinished, failed or cleared)."""
+        return bool(self.metafiles) and bool(self.versions)
+
+    @property
+    def final_version(self) -> int | None:
+        return self.versions[-1] if self.versions else None
+
+    @property
+    def type_label(self) -> str:
+        return f"{self.group_type} {self.dtype}"
+
+    def ref(self, version: Version = FINAL) -> ResultRef:
+        return ResultRef(self.job, self.output, self.name, version)
+
+    def version_index(self, version: Version) -> int:
+        """Position of a version in this result's own lists; versions are matched by value."""
+        if not self.complete:
+            raise RefError(f"{self.ref(version)}: the result has no stored files (job incomplete, failed or cleared)")
+        if version == FINAL:
+            return min(len(self.versions), len(self.metafiles)) - 1
+        try:
+            index = self.versions.index(version)
+        except ValueError:
+            stored = ", ".join(str(v) for v in self.versions)
+            raise RefError(f"{self.ref(version)}: version {version} is not stored; stored versions: {stored} (or F)") from None
+        if index >= len(self.metafiles):
+            raise RefError(f"{self.ref(version)}: version {version} is listed but has no metafile")
+        return index
+
+    def rows_at(self, version: Version) -> int | None:
+        index = self.version_index(version)
+        return self.num_items[index] if index < len(self.num_items) else None
+
+    def resolve(self, version: Version = FINAL) -> ResolvedResult:
+        index = self.version_index(version)
+        metafile = self.metafiles[index]
+        rows = self.num_items[index] if index < len(self.num_items) else None
+        return ResolvedResult(
+            self.ref(version), self.versions[index], metafile, rows, self.passthrough, self.dtype, self.group_type
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class OutputGroup:
+    """One output of a job (``particles``, ``volume``…)."""
+
+    job: str
+    name: str
+    type: str
+    title: str
+    num_items: int | None
+    results: tuple[OutputResult, ...]
+    passthrough_input: str | None = None
+
+    def result(self, name: str) -> OutputResult | None:
+        return next((r for r in self.results if r.name == name), None)
+
+
+@dataclass(frozen=True, slots=True)
+class InputSlot:
+    name: str
+    dtype: str
+    required: bool
+    title: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Binding:
+    """One entry of a connection: a source result bound to a slot, or a passthrough (slot None)."""
+
+    slot: str | None
+    ref: ResultRef
+    dtype: str
+
+    @property
+    def passthrough(self) -> bool:
+        return self.slot is None
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    """One connected output group on an input; individual slots may come from other jobs."""
+
+    job: str
+    output: str
+    bindings: tuple[Binding, ...] = ()
+
+    def binding(self, slot: str) -> Binding | None:
+        return next((b for b in self.bindings if b.slot == slot), None)
+
+    @property
+    def slot_bindings(self) -> tuple[Binding, ...]:
+        return tuple(b for b in self.bindings if b.slot is not None)
+
+    @property
+    def passthrough(self) -> tuple[Binding, ...]:
+        return tuple(b for b in self.bindings if b.slot is None)
+
+    def with_binding(self, slot: str, binding: Binding | None) -> "Connection":
+        """Replace (or add, or with None remove) the binding of one slot, keeping the order."""
+        kept: list[Binding] = []
+        placed = False
+        for existing in self.bindings:
+            if existing.slot == slot:
+                if binding is not None and not placed:
+                    kept.append(binding)
+                placed = True
+            else:
+                kept.append(existing)
+        if binding is not None and not placed:
+            slot_count = len(self.slot_bindings)
+            kept.insert(slot_count, binding)
+        return replace(self, bindings=tuple(kept))
+
+
+@dataclass(frozen=True, slots=True)
+class InputGroup:
+    """One input of a job (``particles``, ``volume``…) with its slots and connections."""
+
+    name: str
+    type: str
+    title: str
+    slots: tuple[InputSlot, ...]
+    connections: tuple[Connection, ...] = ()
+    count_min: int = 0
+    count_max: int | None = None  # None = unlimited
+    repeat_allowed: bool = False
+
+    def slot(self, name: str) -> InputSlot | None:
+        return next((s for s in self.slots if s.name == name), None)
+
+    def with_connections(self, connections: tuple[Connection, ...]) -> "InputGroup":
+        return replace(self, connections=connections)
+
+
+@dataclass(frozen=True, slots=True)
+class Workspace:
+    uid: str
+    title: str
+
+
+@dataclass(slots=True)
+class Job:
+    """A job as read from its job.json. Inputs and outputs are parsed lazily: listing thousands
+    of jobs needs only the summary fields."""
+
+    uid: str
+    type: str = ""
+    title: str = ""
+    status: str = ""
+    created_at: datetime | None = None
+    parents: tuple[str, ...] = ()
+    children: tuple[str, ...] = ()
+    workspaces: tuple[str, ...] = ()
+    schema: str | None = None  # "v4" or "v5"; None for a broken job
+    error: str | None = None  # one-line reason when the job document cannot be used
+    _document: dict | None = field(default=None, repr=False)
+    _outputs: tuple[OutputGroup, ...] | None = field(default=None, repr=False)
+    _inputs: tuple[InputGroup, ...] | None = field(default=None, repr=False)
+
+    @property
+    def broken(self) -> bool:
+        return self.error is not None
+
+    @property
+    def number(self) -> int:
+        return int(self.uid[1:]) if self.uid[1:].isdigit() else -1
+
+    @property
+    def label(self) -> str:
+        return self.title or self.type or self.uid
+
+    @property
+    def outputs(self) -> tuple[OutputGroup, ...]:
+        if self._outputs is None:
+            self._parse_io()
+        return self._outputs or ()
+
+    @property
+    def inputs(self) -> tuple[InputGroup, ...]:
+        if self._inputs is None:
+            self._parse_io()
+        return self._inputs or ()
+
+    def _parse_io(self) -> None:
+        from .jobdoc import parse_inputs, parse_outputs  # local: jobdoc imports this module
+
+        if self._document is None:
+            self._outputs, self._inputs = (), ()
+            return
+        try:
+            self._outputs = parse_outputs(self._document, self.uid, self.schema)
+            self._inputs = parse_inputs(self._document, self.schema)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            self._outputs, self._inputs = (), ()
+            self.error = f"inputs/outputs are malformed ({type(exc).__name__}: {exc})"
+
+    def output(self, name: str) -> OutputGroup | None:
+        return next((o for o in self.outputs if o.name == name), None)
+
+    def input(self, name: str) -> InputGroup | None:
+        return next((i for i in self.inputs if i.name == name), None)
+
+    def iter_results(self) -> Iterator[OutputResult]:
+        for group in self.outputs:
+            yield from group.results

@@ -1,0 +1,165 @@
+"""Discover and read a CryoSPARC project directory.
+
+A project directory holds ``project.json`` (its name is arbitrary: ``P12``, ``CS-my-protein``).
+Jobs are ``J<N>/job.json``; live sessions (``S<N>``) and stray files are skipped. A job whose
+document cannot be used is kept as *broken* with a one-line reason; the rest still loads.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+from .errors import ProjectError, RefError
+from .jobdoc import load_json_bytes, read_job
+from .model import Job, OutputGroup, OutputResult, ResolvedResult, Workspace
+from .refs import ResultRef
+
+JOB_DIR_RE = re.compile(r"J[0-9]+")
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class Project:
+    path: Path
+    uid: str
+    title: str
+    jobs: dict[str, Job]
+    workspaces: dict[str, Workspace] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def job(self, uid: str) -> Job:
+        try:
+            return self.jobs[uid]
+        except KeyError:
+            raise RefError(f"job {uid} is not in project {self.uid} ({self.path})") from None
+
+    def usable_job(self, uid: str) -> Job:
+        job = self.job(uid)
+        if job.broken:
+            raise RefError(f"job {uid} cannot be used: {job.error}")
+        return job
+
+    def output(self, job_uid: str, output: str) -> OutputGroup:
+        job = self.usable_job(job_uid)
+        group = job.output(output)
+        if group is None:
+            names = ", ".join(o.name for o in job.outputs) or "none"
+            raise RefError(f"job {job_uid} has no output {output!r}; its outputs: {names}")
+        return group
+
+    def result(self, ref: ResultRef) -> OutputResult:
+        group = self.output(ref.job, ref.output)
+        result = group.result(ref.result)
+        if result is None:
+            names = ", ".join(r.name for r in group.results) or "none"
+            raise RefError(f"{ref.job}.{ref.output} has no result {ref.result!r}; its results: {names}")
+        return result
+
+    def resolve(self, ref: ResultRef | str) -> ResolvedResult:
+        """Resolve a reference to its metafile, version number and row count (or raise RefError)."""
+        if isinstance(ref, str):
+            ref = ResultRef.parse(ref)
+        return self.result(ref).resolve(ref.version)
+
+    def absolute(self, metafile: str) -> Path:
+        """Metafiles in job.json are relative to the project directory."""
+        return self.path / metafile
+
+    def most_recent_building(self) -> Job | None:
+        building = [j for j in self.jobs.values() if j.status == "building" and not j.broken]
+        return max(building, key=lambda j: (j.created_at is not None, j.created_at or 0, j.number), default=None)
+
+    def roots(self) -> list[Job]:
+        return [j for j in self.jobs.values() if not [p for p in j.parents if p in self.jobs]]
+
+
+def is_project_dir(path: Path) -> bool:
+    return (path / "project.json").is_file()
+
+
+def load_project(path: str | os.PathLike, progress: Progress | None = None) -> Project:
+    root = Path(path).expanduser()
+    if not root.exists():
+        raise ProjectError(f"{root}: no such directory")
+    if not root.is_dir():
+        raise ProjectError(f"{root}: not a directory; give the CryoSPARC project directory (the one holding project.json)")
+    if not is_project_dir(root):
+        raise ProjectError(
+            f"{root}: not a CryoSPARC project directory (it has no project.json); "
+            "give the project directory, e.g. /data/cryosparc/CS-my-protein"
+        )
+    root = root.resolve()
+    project = Project(path=root, uid=root.name, title="", jobs={})
+    _read_project_json(project)
+    _read_workspaces(project)
+    for job in _read_jobs(root, job_dir_names(root), progress):
+        project.jobs[job.uid] = job
+    _link_children(project.jobs)
+    return project
+
+
+def job_dir_names(root: Path) -> list[str]:
+    """``J<N>`` directories sorted by number; everything else in the project folder is skipped."""
+    with os.scandir(root) as entries:
+        names = [e.name for e in entries if JOB_DIR_RE.fullmatch(e.name) and e.is_dir()]
+    return sorted(names, key=lambda n: int(n[1:]))
+
+
+def _read_jobs(root: Path, names: list[str], progress: Progress | None) -> Iterable[Job]:
+    total = len(names)
+    step = max(1, total // 100)
+    for done, name in enumerate(names, 1):
+        yield read_job(root / name)
+        if progress is not None and (done % step == 0 or done == total):
+            progress(done, total)
+
+
+def _read_project_json(project: Project) -> None:
+    document = _read_json_quietly(project.path / "project.json", project.warnings)
+    if isinstance(document, dict):
+        project.uid = str(document.get("uid") or project.uid)
+        project.title = str(document.get("title") or "")
+    elif document is not None:
+        project.warnings.append("project.json: not a project document; using the folder name as the project uid")
+
+
+def _read_workspaces(project: Project) -> None:
+    path = project.path / "workspaces.json"
+    if not path.exists():
+        return
+    document = _read_json_quietly(path, project.warnings)
+    if document is None:
+        return
+    if not isinstance(document, list):
+        project.warnings.append("workspaces.json: expected a list of workspaces; workspace titles not shown")
+        return
+    for entry in document:
+        if isinstance(entry, dict) and isinstance(entry.get("uid"), str):
+            project.workspaces[entry["uid"]] = Workspace(entry["uid"], str(entry.get("title") or ""))
+
+
+def _read_json_quietly(path: Path, warnings: list[str]) -> object | None:
+    try:
+        return load_json_bytes(path.read_bytes())
+    except OSError as exc:
+        warnings.append(f"{path.name}: cannot be read ({exc.strerror or exc})")
+    except ValueError:
+        warnings.append(f"{path.name}: not valid JSON (truncated or corrupt)")
+    return None
+
+
+def _link_children(jobs: dict[str, Job]) -> None:
+    """``children`` lags in dumps; add every job that names a parent so the tree is complete."""
+    derived: dict[str, list[str]] = {}
+    for job in jobs.values():
+        for parent in job.parents:
+            derived.setdefault(parent, []).append(job.uid)
+    for uid, kids in derived.items():
+        job = jobs.get(uid)
+        if job is not None:
+            known = set(job.children)
+            job.children = job.children + tuple(k for k in kids if k not in known)

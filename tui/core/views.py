@@ -1,0 +1,100 @@
+"""Plain-data views of the model: what the CLI prints as JSON and tables, and what tests compare.
+
+One place decides how a job, an output or an input is summarised, so the CLI's ``--json``
+and its human tables cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .model import Connection, InputGroup, Job, OutputGroup, OutputResult
+from .project import Project
+
+
+def job_summary(job: Job) -> dict[str, Any]:
+    return {
+        "uid": job.uid,
+        "type": job.type,
+        "title": job.title,
+        "status": job.status,
+        "created_at": job.created_at.isoformat() if job.created_at else None,
+        "parents": list(job.parents),
+        "children": list(job.children),
+        "workspaces": list(job.workspaces),
+        "schema": job.schema,
+        "error": job.error,
+    }
+
+
+def jobs_view(project: Project) -> dict[str, Any]:
+    return {
+        "project": {"uid": project.uid, "title": project.title, "path": str(project.path)},
+        "workspaces": [{"uid": w.uid, "title": w.title} for w in project.workspaces.values()],
+        "jobs": [job_summary(j) for j in project.jobs.values()],
+        "warnings": list(project.warnings),
+    }
+
+
+def result_view(result: OutputResult) -> dict[str, Any]:
+    final_rows = result.num_items[-1] if result.num_items else None
+    return {
+        "name": result.name,
+        "dtype": result.dtype,
+        "passthrough": result.passthrough,
+        "complete": result.complete,
+        "versions": list(result.versions),
+        "num_items": final_rows,
+        "num_items_per_version": list(result.num_items),
+        "metafiles": list(result.metafiles),
+        "ref": str(result.ref()),
+    }
+
+
+def output_view(group: OutputGroup) -> dict[str, Any]:
+    return {
+        "name": group.name,
+        "type": group.type,
+        "title": group.title,
+        "num_items": group.num_items,
+        "passthrough_input": group.passthrough_input,
+        "results": [result_view(r) for r in group.results],
+    }
+
+
+def outputs_view(job: Job) -> dict[str, Any]:
+    return {"job": job.uid, "outputs": [output_view(g) for g in job.outputs]}
+
+
+def connection_view(group: InputGroup, index: int, connection: Connection) -> dict[str, Any]:
+    slots: dict[str, str | None] = {s.name: None for s in group.slots}
+    for binding in connection.slot_bindings:
+        slots[binding.slot] = str(binding.ref)  # type: ignore[index]
+    return {
+        "index": index,
+        "job": connection.job,
+        "output": connection.output,
+        "slots": slots,
+        "passthrough": [str(b.ref) for b in connection.passthrough],
+    }
+
+
+def input_view(group: InputGroup) -> dict[str, Any]:
+    return {
+        "name": group.name,
+        "type": group.type,
+        "title": group.title,
+        "count_min": group.count_min,
+        "count_max": group.count_max,
+        "repeat_allowed": group.repeat_allowed,
+        "slots": [{"name": s.name, "dtype": s.dtype, "required": s.required} for s in group.slots],
+        "connections": [connection_view(group, i, c) for i, c in enumerate(group.connections)],
+    }
+
+
+def inputs_view(job: Job, inputs: tuple[InputGroup, ...] | None = None) -> dict[str, Any]:
+    return {
+        "job": job.uid,
+        "status": job.status,
+        "inputs": [input_view(g) for g in (job.inputs if inputs is None else inputs)],
+    }
