@@ -1,0 +1,1 @@
+"""Stylesheets (.tcss); installed as the tui.styles package data."""

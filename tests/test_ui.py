@@ -1,0 +1,415 @@
+"""Pilot tests: every key and command, asserting on the edit session as well as the screen."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tui.core.config import Settings
+from tui.core.journal import journal_path, load_journal
+from tui.core.refs import ResultRef, SlotAddress
+from tui.ui.app import make_app
+from tui.ui.keys import KEYS
+from tui.ui.screens.dialogs import CommandLine, Confirm, VersionPicker
+from tui.ui.screens.help import HelpScreen
+
+SIZE = (120, 36)
+
+
+async def ready(pilot):
+    app = pilot.app
+    for _ in range(200):
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        if app.main_screen.project is not None and not app.main_screen.workers:
+            break
+    return app.main_screen
+
+
+async def settle(pilot):
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def status_text(screen) -> str:
+    return str(screen.status.render())
+
+
+async def command(pilot, text: str):
+    await pilot.press("colon")
+    await pilot.pause()
+    assert isinstance(pilot.app.screen, CommandLine)
+    for character in text:
+        await pilot.press(character if character != " " else "space")
+    await pilot.press("enter")
+    await settle(pilot)
+
+
+async def highlight_result(pilot, screen, job: str, output: str, result: str):
+    screen.go_to_job(job)
+    await settle(pilot)
+    assert screen.outputs.go_to_result((job, output, result))
+    screen.outputs.focus()
+    await settle(pilot)
+
+
+async def highlight_slot(pilot, screen, address: str):
+    screen.inputs.focus()
+    assert screen.inputs.go_to_slot(SlotAddress.parse(address))
+    await settle(pilot)
+
+
+def bound(screen, address: str) -> str | None:
+    binding = screen.session.binding(address)
+    return str(binding.ref) if binding else None
+
+
+async def test_design_brief_story(demo_project):
+    """Target the local refinement, put the full-size blob and an earlier iteration's poses,
+    then undo and redo."""
+    app = make_app(demo_project)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        assert screen.target == "J12"  # the most recent job in building status
+        assert bound(screen, "particles.0.blob") == "J9.particles.blob.F"
+
+        await highlight_result(pilot, screen, "J5", "particles", "blob")
+        await pilot.press("y")
+        assert screen.register == ResultRef("J5", "particles", "blob", "F")
+        assert "yanked J5.particles.blob.F" in status_text(screen)
+
+        await highlight_slot(pilot, screen, "particles.0.blob")
+        await pilot.press("p")
+        await settle(pilot)
+        assert bound(screen, "particles.0.blob") == "J5.particles.blob.F"
+        assert "particles.0.blob: J9.particles.blob.F → J5.particles.blob.F" in status_text(screen)
+        assert "1 pending edit" in status_text(screen)
+
+        await highlight_result(pilot, screen, "J9", "particles", "alignments3D")
+        await pilot.press("v")
+        await pilot.pause()
+        assert isinstance(app.screen, VersionPicker)
+        picker = app.screen.query_one("#versions")
+        picker.highlighted = picker.get_option_index("3")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert screen.picks[("J9", "particles", "alignments3D")] == 3
+        await pilot.press("y")
+        assert screen.register == ResultRef("J9", "particles", "alignments3D", 3)
+        await highlight_slot(pilot, screen, "particles.0.alignments3D")
+        await pilot.press("p")
+        await settle(pilot)
+        assert bound(screen, "particles.0.alignments3D") == "J9.particles.alignments3D.3"
+        assert len(screen.session.changes()) == 2
+
+        await pilot.press("u")
+        await settle(pilot)
+        assert bound(screen, "particles.0.alignments3D") == "J9.particles.alignments3D.F"
+        assert bound(screen, "particles.0.blob") == "J5.particles.blob.F"
+        await pilot.press("ctrl+r")
+        await settle(pilot)
+        assert bound(screen, "particles.0.alignments3D") == "J9.particles.alignments3D.3"
+        await pilot.press("u", "u")
+        await settle(pilot)
+        assert not screen.session.dirty
+        await pilot.press("u")
+        assert "nothing to undo" in status_text(screen)
+
+
+async def test_incompatible_put_changes_nothing_and_says_why(demo_project):
+    app = make_app(demo_project)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        await highlight_result(pilot, screen, "J9", "volume", "map")
+        await pilot.press("y")
+        await highlight_slot(pilot, screen, "particles.0.alignments3D")
+        before = screen.session.inputs
+        await pilot.press("p")
+        await settle(pilot)
+        assert screen.session.inputs is before
+        assert "slot alignments3D takes particle alignments3D, not volume blob" in status_text(screen)
+
+
+async def test_yank_highlights_only_compatible_slots(demo_project):
+    app = make_app(demo_project)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        await highlight_result(pilot, screen, "J5", "particles_fcrop", "blob")
+        await pilot.press("y")
+        await settle(pilot)
+        marked = {
+            node.data.address.local
+            for node in screen.inputs._all_nodes()
+            if hasattr(node.data, "address") and str(node.label).startswith("+ ")
+        }
+        assert marked == {"particles.0.blob"}
+        await pilot.press("escape")
+        await settle(pilot)
+        assert screen.register is None
+        assert not any(str(n.label).startswith("+ ") for n in screen.inputs._all_nodes())
+
+
+async def test_clear_slot_and_group_connect(demo_project):
+    app = make_app(demo_project)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        await highlight_slot(pilot, screen, "particles.0.ctf")
+        await pilot.press("x")
+        await settle(pilot)
+        assert bound(screen, "particles.0.ctf") is None
+        # Y yanks the whole group; P on the input adds a new connection.
+        await highlight_result(pilot, screen, "J7", "particles_selected", "blob")
+        await pilot.press("Y")
+        assert str(screen.register) == "J7.particles_selected"
+        screen.inputs.focus()
+        screen.inputs.move_cursor(screen.inputs.root.children[0])
+        await settle(pilot)
+        await pilot.press("P")
+        await settle(pilot)
+        connections = screen.session.input("particles").connections
+        assert [(c.job, c.output) for c in connections] == [("J9", "particles"), ("J7", "particles_selected")]
+        assert "particles.1: (empty) → J7.particles_selected" in status_text(screen)
+
+
+async def test_version_step_keys_and_labels(demo_project):
+    app = make_app(demo_project)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        await highlight_result(pilot, screen, "J9", "particles", "alignments3D")
+        await pilot.press("left_square_bracket")
+        assert screen.picks[("J9", "particles", "alignments3D")] == 5
+        node = screen.outputs.cursor_node
+        assert str(node.label).startswith("J9.particles.alignments3D.5 ")
+        await pilot.press("left_square_bracket", "left_square_bracket")
+        assert screen.picks[("J9", "particles", "alignments3D")] == 2
+        await pilot.press("right_square_bracket", "right_square_bracket", "right_square_bracket")
+        assert screen.picks[("J9", "particles", "alignments3D")] == "F"
+        assert str(screen.outputs.cursor_node.label).startswith("J9.particles.alignments3D ")
+
+
+async def test_pane_keys_and_vim_movement(demo_project):
+    app = make_app(demo_project)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        await pilot.press("1")
+        assert screen.jobs_pane.tree.has_focus
+        await pilot.press("g")
+        assert screen.jobs_pane.tree.current_uid == "J1"
+        await pilot.press("j")
+        assert screen.jobs_pane.tree.current_uid == "J2"
+        await pilot.press("k")
+        assert screen.jobs_pane.tree.current_uid == "J1"
+        await pilot.press("G")
+        last = screen.jobs_pane.tree.cursor_node
+        assert last.data is not None and last is not screen.jobs_pane.tree.root.children[0]
+        await pilot.press("tab")
+        assert screen.outputs.has_focus
+        await pilot.press("tab")
+        assert screen.inputs.has_focus
+        await pilot.press("shift+tab")
+        assert screen.outputs.has_focus
+        await pilot.press("3")
+        assert screen.inputs.has_focus
+        await pilot.press("2", "g", "h")
+        assert not screen.outputs.cursor_node.is_expanded
+        await pilot.press("l")
+        assert screen.outputs.cursor_node.is_expanded
+
+
+async def test_filter_jump_and_next_match(demo_project):
+    app = make_app(demo_project)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        await pilot.press("1", "slash")
+        await pilot.pause()
+        assert screen.jobs_pane.filtering
+        for character in "refine":
+            await pilot.press(character)
+        await pilot.pause()
+        assert screen.jobs_pane.matches("refine") == ["J9", "J11", "J12"]
+        await pilot.press("enter")
+        await settle(pilot)
+        assert not screen.jobs_pane.filtering
+        assert screen.jobs_pane.tree.current_uid == "J9"
+        await pilot.press("n")
+        assert screen.jobs_pane.tree.current_uid == "J11"
+        await pilot.press("N", "N")
+        assert screen.jobs_pane.tree.current_uid == "J12"
+        await pilot.press("slash", "x", "y", "z", "escape")
+        await settle(pilot)
+        assert not screen.jobs_pane.filtering
+
+
+async def test_workspace_grouping_and_repeats(demo_project):
+    app = make_app(demo_project)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        tree = screen.jobs_pane.tree
+        labels = [str(n.label) for n in _walk(tree.root)]
+        assert sum(label.startswith("J5 ") for label in labels) == 2  # J5 has two parents
+        assert sum("↺ repeat" in label for label in labels) >= 1
+        await pilot.press("1", "W")
+        await settle(pilot)
+        top = [str(n.label) for n in tree.root.children]
+        assert top[0].startswith("W1") and top[1].startswith("W2")
+        await pilot.press("W")
+        assert str(tree.root.children[0].label).startswith("J1 ")
+
+
+def _walk(node):
+    for child in node.children:
+        yield child
+        yield from _walk(child)
+
+
+async def test_target_key_makes_a_draft_for_finished_jobs(demo_project):
+    app = make_app(demo_project)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        screen.go_to_job("J9")
+        await settle(pilot)
+        await pilot.press("t")
+        await settle(pilot)
+        assert screen.target == "J9"
+        assert "DRAFT" in screen.inputs.border_title
+        assert "target J9 is completed" in status_text(screen)
+
+
+async def test_command_line(demo_project):
+    app = make_app(demo_project)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        await command(pilot, "yank J5.particles.blob.F")
+        assert screen.register == ResultRef("J5", "particles", "blob", "F")
+        await command(pilot, "put particles.0.blob")
+        assert bound(screen, "particles.0.blob") == "J5.particles.blob.F"
+        await command(pilot, "clear particles.0.ctf")
+        assert bound(screen, "particles.0.ctf") is None
+        await command(pilot, "undo")
+        assert bound(screen, "particles.0.ctf") == "J9.particles.ctf.F"
+        await command(pilot, "redo")
+        assert bound(screen, "particles.0.ctf") is None
+        await command(pilot, "job J9")
+        assert screen.jobs_pane.tree.current_uid == "J9"
+        screen.outputs.go_to_result(("J9", "particles", "alignments3D"))
+        await command(pilot, "version 2")
+        assert screen.picks[("J9", "particles", "alignments3D")] == 2
+        await command(pilot, "target J11")
+        assert screen.target == "J11"
+        await command(pilot, "put particles.9.blob")
+        assert "input particles has no connection 9" in status_text(screen)
+        await command(pilot, "frobnicate")
+        assert "unknown command 'frobnicate'" in status_text(screen)
+        await command(pilot, "job J9")
+        screen.outputs.go_to_result(("J9", "particles", "alignments3D"))
+        await command(pilot, "version 4")
+        assert "version 4 is not stored" in status_text(screen)
+        await command(pilot, "target J12")
+        assert screen.target == "J12" and bound(screen, "particles.0.blob") == "J5.particles.blob.F"
+
+
+async def test_help_lists_every_binding_with_user_keymap(demo_project):
+    app = make_app(demo_project, settings=Settings(keymap={"yank": "c"}))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        await highlight_result(pilot, screen, "J5", "particles", "blob")
+        await pilot.press("y")
+        assert screen.register is None  # the default key no longer yanks
+        await pilot.press("c")
+        assert screen.register == ResultRef("J5", "particles", "blob", "F")
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        keys = {binding_id: key for key, _, binding_id in app.screen.rows}
+        assert set(keys) == {k.id for k in KEYS}
+        assert keys["yank"] == "c" and keys["put"] == "p" and keys["help"] == "?, f1"
+        shown = app.export_screenshot()
+        assert "Yank" in shown and "version-picker" in shown
+        await pilot.press("escape")
+        await pilot.pause()
+        await pilot.press("f1")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+
+
+async def test_quit_asks_when_edits_are_pending_and_journal_restores(demo_project):
+    app = make_app(demo_project)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        await command(pilot, "yank J5.particles.blob")
+        await command(pilot, "put particles.0.blob")
+        await settle(pilot)
+        plans = load_journal(demo_project)
+        assert [p["target"] for p in plans] == ["J12"]
+        assert "particles.0.blob: J9.particles.blob.F → J5.particles.blob.F" in plans[0]["changes"]
+        await pilot.press("q")
+        await pilot.pause()
+        assert isinstance(app.screen, Confirm)
+        await pilot.press("n")
+        await pilot.pause()
+        assert app.is_running
+    # A new session (after a crash or a dropped connection) offers to restore the edits.
+    assert journal_path(demo_project).exists()
+    app = make_app(demo_project)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        assert isinstance(app.screen, Confirm)
+        await pilot.press("y")
+        await settle(pilot)
+        assert bound(screen, "particles.0.blob") == "J5.particles.blob.F"
+        await pilot.press("u")
+        await settle(pilot)
+        assert bound(screen, "particles.0.blob") == "J9.particles.blob.F"
+        await pilot.press("q")
+        await pilot.pause()
+    assert not journal_path(demo_project).exists()
+
+
+async def test_quit_without_edits_exits_at_once(demo_project):
+    app = make_app(demo_project)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("q")
+        await pilot.pause()
+        assert not app.is_running
+
+
+async def test_broken_jobs_are_listed_with_their_reason(demo_project):
+    (demo_project / "J13").mkdir()
+    (demo_project / "J13" / "job.json").write_text('{"uid": "J13", "spec": {"type"')
+    app = make_app(demo_project)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        screen.jobs_pane.tree.go_to("J13")
+        await settle(pilot)
+        label = str(screen.jobs_pane.tree.cursor_node.label)
+        assert label.startswith("J13 broken: job.json is not valid JSON")
+        assert "cannot be read" in str(screen.outputs.root.children[0].label)
+
+
+async def test_write_plan_from_command_line(demo_project, tmp_path):
+    app = make_app(demo_project)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        await command(pilot, "yank J5.particles.blob")
+        await command(pilot, "put particles.0.blob")
+        out = tmp_path / "plan.json"
+        await command(pilot, f"write plan {out}")
+        await settle(pilot)
+        plan = json.loads(out.read_text())
+        assert plan["target"] == "J12" and plan["changes"] == [
+            "particles.0.blob: J9.particles.blob.F → J5.particles.blob.F"]
+        assert screen.unsaved_targets() == []
+        await pilot.press("q")
+        await pilot.pause()
+        assert not app.is_running
+
+
+@pytest.mark.parametrize("size", [(80, 24)])
+async def test_small_terminal(demo_project, size):
+    app = make_app(demo_project)
+    async with app.run_test(size=size) as pilot:
+        screen = await ready(pilot)
+        assert screen.status.region.height == 1 and screen.status.region.y == size[1] - 2
+        assert screen.inputs.region.width >= 24

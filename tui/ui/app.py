@@ -1,0 +1,62 @@
+"""The Textual application: stylesheet, keymap, palette, and the factory used by the CLI,
+the tests and the screenshot script. Behaviour lives in the screens and widgets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.app import App
+
+from ..core.config import Settings, load_settings
+from .palette import CsRebindCommands
+from .screens.main import MainScreen
+from .writeout import WriteOut
+
+
+def styles_dir() -> Path:
+    """tui/styles in an installed package; the top-level styles/ folder in a source checkout."""
+    here = Path(__file__).resolve().parent.parent
+    packaged = here / "styles"
+    return packaged if packaged.is_dir() else here.parent / "styles"
+
+
+class CsRebindApp(WriteOut, App):
+    TITLE = "csrebind"
+    CSS_PATH = [styles_dir() / "app.tcss"]
+    COMMANDS = App.COMMANDS | {CsRebindCommands}
+    ENABLE_COMMAND_PALETTE = True
+
+    def __init__(self, project_path: Path, plan: dict | None = None, settings: Settings | None = None) -> None:
+        super().__init__()
+        self.project_path = project_path
+        self.settings = settings or load_settings()
+        self.main_screen = MainScreen(project_path, plan)
+
+    def on_mount(self) -> None:
+        if self.settings.keymap:
+            self.set_keymap(self.settings.keymap)
+        if self.settings.theme and self.settings.theme in self.available_themes:
+            self.theme = self.settings.theme
+        self.push_screen(self.main_screen)
+        for warning in self.settings.warnings:
+            self.notify(warning, severity="warning", timeout=10)
+
+
+def make_app(project_path: str | Path, plan: dict | None = None, settings: Settings | None = None) -> CsRebindApp:
+    return CsRebindApp(Path(project_path), plan=plan, settings=settings)
+
+
+def run_app(project_path: Path, plan: str | None = None) -> int:
+    """Open the UI; the project is read in a worker, so a bad path is reported after start-up
+    as a one-line message and exit status 1."""
+    from ..core.plans import read_plan
+    from ..core.project import is_project_dir
+
+    if not project_path.is_dir() or not is_project_dir(project_path):
+        from ..core.project import load_project
+
+        load_project(project_path)  # raises the specific ProjectError
+    plan_document = read_plan(Path(plan)) if plan is not None else None
+    app = make_app(project_path, plan=plan_document)
+    app.run()
+    return app.return_code or 0

@@ -1,0 +1,106 @@
+"""Small modal screens: yes/no confirmation, the version picker and the command line."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, Label, OptionList
+from textual.widgets.option_list import Option
+
+from ...core.commands import COMMAND_SPECS
+from ...core.model import OutputResult
+from ...core.refs import FINAL, Version
+
+
+class Confirm(ModalScreen[bool]):
+    BINDINGS = [
+        Binding("y", "answer(True)", "Yes", id="confirm-yes"),
+        Binding("n,escape", "answer(False)", "No", id="confirm-no"),
+    ]
+
+    def __init__(self, question: str) -> None:
+        super().__init__()
+        self.question = question
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Label(self.question, id="question")
+            yield Label("[b]y[/b] yes   [b]n[/b] no", id="answers")
+
+    def action_answer(self, value: bool) -> None:
+        self.dismiss(value)
+
+
+class VersionPicker(ModalScreen[Version | None]):
+    """Every stored iteration of one result with its row count; F marks the final one."""
+
+    BINDINGS = [Binding("escape,q", "cancel", "Cancel", id="picker-cancel")]
+
+    def __init__(self, result: OutputResult, current: Version) -> None:
+        super().__init__()
+        self.result = result
+        self.current = current
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Label(f"Versions of {self.result.ref().short}", id="picker-title")
+            yield OptionList(*self._options(), id="versions")
+            yield Label("enter pick · esc cancel", id="picker-help")
+
+    def _options(self) -> list[Option]:
+        options = [Option(Text.assemble(("F", "bold"), f"  final (= {self.result.final_version})"), id="F")]
+        for index, version in reversed(list(enumerate(self.result.versions))):
+            rows = self.result.num_items[index] if index < len(self.result.num_items) else None
+            label = Text(f"{version:>6}")
+            label.append(f"  {rows:,} rows" if rows is not None else "  ? rows", style="dim")
+            label.append(f"  {self.result.metafiles[index] if index < len(self.result.metafiles) else ''}", style="dim")
+            if index == len(self.result.versions) - 1:
+                label.append("  F", style="bold green")
+            options.append(Option(label, id=str(version)))
+        return options
+
+    def on_mount(self) -> None:
+        options = self.query_one(OptionList)
+        wanted = "F" if self.current == FINAL else str(self.current)
+        options.highlighted = options.get_option_index(wanted)
+        options.focus()
+
+    @on(OptionList.OptionSelected)
+    def _chosen(self, event: OptionList.OptionSelected) -> None:
+        chosen = event.option.id
+        self.dismiss(FINAL if chosen == "F" else int(chosen))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class CommandLine(ModalScreen[str | None]):
+    """A vim-style ``:`` line at the bottom of the screen."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="command-cancel")]
+
+    def __init__(self, initial: str = "") -> None:
+        super().__init__()
+        self.initial = initial
+
+    def compose(self) -> ComposeResult:
+        hints = "  ".join(spec.name for spec in COMMAND_SPECS)
+        with Vertical(id="command-box"):
+            yield Label(hints, id="command-hints")
+            yield Input(value=self.initial, placeholder="command (help lists them)", id="command-input")
+
+    def on_mount(self) -> None:
+        box = self.query_one(Input)
+        box.cursor_blink = False
+        box.focus()
+
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

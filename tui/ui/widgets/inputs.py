@@ -1,0 +1,153 @@
+"""Inputs pane: the target job's input groups, their connections and one row per slot.
+
+While something is yanked, every slot that can take it (and only those) is shown in green
+with a ``+`` marker, so the hint survives NO_COLOR."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual import on
+from textual.widgets import Tree
+
+from ...core.model import Binding, Connection, InputGroup
+from ...core.refs import SlotAddress
+from ...core.session import EditSession
+from ..messages import SlotHighlighted
+from .pane import PaneTree
+
+
+@dataclass(frozen=True)
+class InputRow:
+    input: str
+
+
+@dataclass(frozen=True)
+class ConnectionRow:
+    input: str
+    index: int
+
+
+@dataclass(frozen=True)
+class SlotRow:
+    address: SlotAddress
+
+
+@dataclass(frozen=True)
+class PassthroughRow:
+    input: str
+    index: int
+    binding: Binding
+
+
+COMPATIBLE = "bold green"
+
+
+def input_label(group: InputGroup, compatible: bool) -> Text:
+    limit = "∞" if group.count_max is None else str(group.count_max)
+    text = Text()
+    text.append("+ " if compatible else "", style=COMPATIBLE)
+    text.append(group.name, style=COMPATIBLE if compatible else "bold")
+    text.append(f"  {group.type}  {group.count_min}..{limit}", style="italic")
+    return text
+
+
+def slot_label(group: InputGroup, slot_name: str, binding: Binding | None, compatible: bool) -> Text:
+    slot = group.slot(slot_name)
+    required = slot is not None and slot.required
+    text = Text()
+    text.append("+ " if compatible else "  ", style=COMPATIBLE)
+    text.append(slot_name, style=COMPATIBLE if compatible else "")
+    text.append("*" if required else " ", style="bold red" if required and binding is None else "bold")
+    text.append(" ")
+    if binding is None:
+        text.append("(empty)", style="bold red" if required else "dim")
+    else:
+        text.append(str(binding.ref))
+    return text
+
+
+class InputsTree(PaneTree[object]):
+    def __init__(self, **kwargs) -> None:
+        super().__init__("inputs", **kwargs)
+
+    def show(self, session: EditSession | None, compatible: set[str], compatible_inputs: set[str]) -> None:
+        """Rebuild the rows (a handful per input), keeping the cursor on the same row."""
+        previous = self.cursor_node.data if self.cursor_node is not None else None
+        self.clear()
+        if session is None:
+            self.root.add_leaf(Text("no target: highlight a job and press t", style="dim"))
+            return
+        if not session.inputs:
+            self.root.add_leaf(Text(f"{session.target.uid} has no inputs", style="dim"))
+        rows: dict[object, object] = {}
+        for group in session.inputs:
+            node = self.root.add(input_label(group, group.name in compatible_inputs), data=InputRow(group.name), expand=True)
+            rows[InputRow(group.name)] = node
+            if not group.connections:
+                node.add_leaf(Text("(no connection: yank an output group and press P)", style="dim"), data=InputRow(group.name))
+            for index, connection in enumerate(group.connections):
+                self._add_connection(node, group, index, connection, compatible, rows)
+        target = rows.get(previous) if previous is not None else None
+        if target is not None:
+            self.move_cursor(target)
+        elif self.root.children:
+            self.move_cursor_to_line(0)
+
+    def _add_connection(self, parent, group: InputGroup, index: int, connection: Connection,
+                        compatible: set[str], rows: dict) -> None:
+        label = Text(f"{group.name}.{index} ← {connection.job}.{connection.output}", style="bold")
+        node = parent.add(label, data=ConnectionRow(group.name, index), expand=True)
+        rows[ConnectionRow(group.name, index)] = node
+        names = [s.name for s in group.slots]
+        names += [b.slot for b in connection.slot_bindings if b.slot not in names]
+        for name in names:
+            address = SlotAddress(group.name, index, name)
+            leaf = node.add_leaf(
+                slot_label(group, name, connection.binding(name), address.local in compatible), data=SlotRow(address)
+            )
+            rows[SlotRow(address)] = leaf
+        for binding in connection.passthrough:
+            text = Text("  ↳ ", style="dim")
+            text.append(str(binding.ref), style="dim")
+            text.append(" passthrough", style="italic dim")
+            row = PassthroughRow(group.name, index, binding)
+            rows[row] = node.add_leaf(text, data=row)
+
+    @property
+    def current_row(self) -> object | None:
+        node = self.cursor_node
+        return node.data if node is not None else None
+
+    @property
+    def current_slot(self) -> SlotAddress | None:
+        row = self.current_row
+        return row.address if isinstance(row, SlotRow) else None
+
+    def go_to_slot(self, address: SlotAddress) -> bool:
+        for node in self._all_nodes():
+            if node.data == SlotRow(address):
+                self.move_cursor(node)
+                return True
+        return False
+
+    def _all_nodes(self):
+        stack = list(self.root.children)
+        while stack:
+            node = stack.pop(0)
+            yield node
+            stack[0:0] = list(node.children)
+
+    @on(Tree.NodeHighlighted)
+    def _announce(self, event: Tree.NodeHighlighted) -> None:
+        event.stop()
+        row = event.node.data
+        if isinstance(row, SlotRow):
+            self.post_message(SlotHighlighted(row.address, row.address.input, row.address.connection))
+        elif isinstance(row, (ConnectionRow, PassthroughRow)):
+            self.post_message(SlotHighlighted(None, row.input, row.index))
+        elif isinstance(row, InputRow):
+            self.post_message(SlotHighlighted(None, row.input, None))
+        else:
+            self.post_message(SlotHighlighted(None, None, None))

@@ -1,0 +1,191 @@
+"""Jobs pane: the project's jobs as a lineage tree (or grouped by workspace), with a filter."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Input, OptionList, Tree
+from textual.widgets.option_list import Option
+
+from ...core.model import Job
+from ...core.project import Project
+from ..messages import FilterDone, JobHighlighted
+from .pane import PaneTree
+
+STATUS_STYLE = {
+    "building": "bold reverse",
+    "completed": "green",
+    "failed": "red",
+    "killed": "red",
+    "running": "yellow",
+    "started": "yellow",
+    "queued": "cyan",
+    "launched": "cyan",
+    "waiting": "cyan",
+}
+
+
+def job_label(job: Job, repeat: bool = False) -> Text:
+    text = Text()
+    text.append(job.uid, style="bold")
+    text.append(" ")
+    if job.broken:
+        text.append(f"broken: {job.error}", style="bold red")
+        return text
+    text.append(job.label)
+    text.append(" ")
+    text.append(job.status or "?", style=STATUS_STYLE.get(job.status, "dim"))
+    if repeat:
+        text.append(" ↺ repeat", style="dim italic")
+    return text
+
+
+def job_matches(job: Job, query: str) -> bool:
+    query = query.lower()
+    return any(query in field.lower() for field in (job.uid, job.title, job.type))
+
+
+class JobTree(PaneTree[str]):
+    """Each job appears under each of its parents; later appearances are marked as repeats."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__("jobs", **kwargs)
+        self.first_node: dict[str, object] = {}
+
+    def populate(self, project: Project, by_workspace: bool) -> None:
+        self.clear()
+        self.first_node = {}
+        if by_workspace:
+            self._populate_workspaces(project)
+        else:
+            self._populate_lineage(project)
+
+    def _populate_lineage(self, project: Project) -> None:
+        jobs = project.jobs
+        placed: set[str] = set()
+        # Iterative depth-first walk: lineages can be thousands of jobs deep.
+        stack = [(self.root, uid) for uid in reversed([j.uid for j in project.roots()])]
+        while stack:
+            parent_node, uid = stack.pop()
+            self._place(parent_node, jobs[uid], placed, stack, jobs)
+        for uid, job in jobs.items():  # only cycles are left unplaced
+            if uid not in placed:
+                self._place(self.root, job, placed, stack, jobs)
+                while stack:
+                    parent_node, child = stack.pop()
+                    self._place(parent_node, jobs[child], placed, stack, jobs)
+
+    def _place(self, parent_node, job: Job, placed: set[str], stack: list, jobs: dict[str, Job]) -> None:
+        if job.uid in placed:
+            parent_node.add_leaf(job_label(job, repeat=True), data=job.uid)
+            return
+        placed.add(job.uid)
+        children = [c for c in job.children if c in jobs]
+        if children:
+            node = parent_node.add(job_label(job), data=job.uid, expand=True)
+            stack.extend((node, c) for c in sorted(children, key=lambda u: -jobs[u].number))
+        else:
+            node = parent_node.add_leaf(job_label(job), data=job.uid)
+        self.first_node[job.uid] = node
+
+    def _populate_workspaces(self, project: Project) -> None:
+        groups: dict[str, list[Job]] = {}
+        for job in project.jobs.values():
+            for workspace in job.workspaces or ("",):
+                groups.setdefault(workspace, []).append(job)
+        for workspace in sorted(groups, key=lambda w: (w == "", int(w[1:]) if w[1:].isdigit() else 0, w)):
+            title = project.workspaces.get(workspace)
+            label = f"{workspace} {title.title}" if title else (workspace or "(no workspace)")
+            node = self.root.add(Text(label, style="bold"), data=None, expand=True)
+            for job in groups[workspace]:
+                leaf = node.add_leaf(job_label(job), data=job.uid)
+                self.first_node.setdefault(job.uid, leaf)
+
+    def go_to(self, uid: str) -> bool:
+        node = self.first_node.get(uid)
+        if node is None:
+            return False
+        parent = node.parent
+        while parent is not None:
+            parent.expand()
+            parent = parent.parent
+        self.move_cursor(node)
+        return True
+
+    @property
+    def current_uid(self) -> str | None:
+        node = self.cursor_node
+        return node.data if node is not None else None
+
+    @on(Tree.NodeHighlighted)
+    def _announce(self, event: Tree.NodeHighlighted) -> None:
+        event.stop()
+        self.post_message(JobHighlighted(event.node.data))
+
+
+class JobsPane(Vertical):
+    """The tree, plus a filter line and its list of matches shown while filtering."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.project: Project | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Input(placeholder="filter: uid, title or type", id="job-filter")
+        yield OptionList(id="job-matches")
+        yield JobTree(id="job-tree")
+
+    @property
+    def tree(self) -> JobTree:
+        return self.query_one(JobTree)
+
+    def start_filter(self) -> None:
+        box = self.query_one("#job-filter", Input)
+        self.add_class("filtering")
+        box.value = ""
+        self._show_matches("")
+        box.focus()
+
+    def matches(self, query: str) -> list[str]:
+        if self.project is None or not query:
+            return []
+        return [uid for uid, job in self.project.jobs.items() if job_matches(job, query)]
+
+    def _show_matches(self, query: str) -> None:
+        options = self.query_one("#job-matches", OptionList)
+        options.clear_options()
+        if self.project is None:
+            return
+        found = self.matches(query)
+        options.add_options([Option(job_label(self.project.jobs[u]), id=u) for u in found[:500]])
+        options.border_title = f"{len(found)} match{'es' if len(found) != 1 else ''}"
+
+    @on(Input.Changed, "#job-filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        self._show_matches(event.value)
+
+    @on(Input.Submitted, "#job-filter")
+    def _filter_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        found = self.matches(event.value)
+        self._finish(found[0] if found else None, found)
+
+    @on(OptionList.OptionSelected, "#job-matches")
+    def _match_chosen(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self._finish(event.option.id, self.matches(self.query_one("#job-filter", Input).value))
+
+    def cancel_filter(self) -> None:
+        self._finish(None, [])
+
+    def _finish(self, uid: str | None, found: list[str]) -> None:
+        self.remove_class("filtering")
+        self.tree.focus()
+        self.post_message(FilterDone(uid, found))
+
+    @property
+    def filtering(self) -> bool:
+        return self.has_class("filtering")

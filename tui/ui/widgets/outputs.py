@@ -1,0 +1,112 @@
+"""Outputs pane: the highlighted job's output groups and, under each, its results with the
+picked version, a passthrough badge and the row count of that version."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import on
+from textual.widgets import Tree
+
+from ...core.errors import RefError
+from ...core.model import Job, OutputGroup, OutputResult
+from ...core.refs import FINAL, Version
+from ..messages import ResultHighlighted
+from .pane import PaneTree
+
+Pick = dict[tuple[str, str, str], Version]
+
+
+def pick_key(result: OutputResult) -> tuple[str, str, str]:
+    return (result.job, result.output, result.name)
+
+
+def rows_text(count: int | None) -> str:
+    return "? rows" if count is None else f"{count:,} rows"
+
+
+def result_label(result: OutputResult, version: Version) -> Text:
+    text = Text()
+    ref = result.ref(version)
+    if not result.complete:
+        text.append(ref.short, style="dim")
+        text.append("  no metafile (incomplete)", style="dim italic")
+        return text
+    text.append(ref.short, style="bold" if version != FINAL else "")
+    if result.passthrough:
+        text.append(" pt", style="italic cyan")
+    try:
+        rows = result.rows_at(version)
+    except RefError:
+        rows = None
+    text.append(f" {rows_text(rows)}", style="dim")
+    if len(result.versions) > 1:
+        shown = result.final_version if version == FINAL else version
+        text.append(f" it{shown} ({len(result.versions)})", style="dim")
+    return text
+
+
+def group_label(group: OutputGroup) -> Text:
+    text = Text()
+    text.append(group.name, style="bold")
+    text.append(f"  {group.type}", style="italic")
+    if group.num_items is not None:
+        text.append(f"  {group.num_items:,} items", style="dim")
+    return text
+
+
+class OutputsTree(PaneTree[object]):
+    def __init__(self, **kwargs) -> None:
+        super().__init__("outputs", **kwargs)
+        self.job: Job | None = None
+        self._result_nodes: dict[tuple[str, str, str], object] = {}
+
+    def show_job(self, job: Job | None, picks: Pick) -> None:
+        self.clear()
+        self._result_nodes = {}
+        self.job = job
+        if job is None:
+            return
+        if job.broken:
+            self.root.add_leaf(Text(f"{job.uid} cannot be read: {job.error}", style="red"))
+            return
+        if not job.outputs:
+            self.root.add_leaf(Text("no outputs (not run yet, or a job without outputs)", style="dim"))
+        for group in job.outputs:
+            node = self.root.add(group_label(group), data=group, expand=True)
+            for result in group.results:
+                version = picks.get(pick_key(result), FINAL)
+                self._result_nodes[pick_key(result)] = node.add_leaf(result_label(result, version), data=result)
+        self.move_cursor_to_line(0) if self.root.children else None
+
+    def refresh_result(self, result: OutputResult, version: Version) -> None:
+        node = self._result_nodes.get(pick_key(result))
+        if node is not None:
+            node.set_label(result_label(result, version))
+
+    @property
+    def current_result(self) -> OutputResult | None:
+        node = self.cursor_node
+        return node.data if node is not None and isinstance(node.data, OutputResult) else None
+
+    @property
+    def current_group(self) -> OutputGroup | None:
+        node = self.cursor_node
+        if node is None:
+            return None
+        if isinstance(node.data, OutputGroup):
+            return node.data
+        if isinstance(node.data, OutputResult) and self.job is not None:
+            return self.job.output(node.data.output)
+        return None
+
+    def go_to_result(self, result_key: tuple[str, str, str]) -> bool:
+        node = self._result_nodes.get(result_key)
+        if node is None:
+            return False
+        self.move_cursor(node)
+        return True
+
+    @on(Tree.NodeHighlighted)
+    def _announce(self, event: Tree.NodeHighlighted) -> None:
+        event.stop()
+        self.post_message(ResultHighlighted(self.current_group, self.current_result))
