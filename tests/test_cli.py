@@ -1,0 +1,145 @@
+"""The scripting CLI: the four read commands in both schemas, exit codes and messages."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tui.cli import main
+
+
+def run(capsys, *args):
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def run_json(capsys, *args):
+    code, out, err = run(capsys, *args, "--json")
+    assert code == 0, err
+    return json.loads(out)
+
+
+def test_jobs_json(demo_project, capsys):
+    view = run_json(capsys, "jobs", str(demo_project))
+    assert view["project"]["uid"] == "P3"
+    jobs = {j["uid"]: j for j in view["jobs"]}
+    assert list(jobs) == [f"J{n}" for n in range(1, 13)]
+    assert set(jobs["J5"]) >= {"uid", "type", "title", "status", "parents", "children", "workspaces", "error"}
+    assert jobs["J5"]["type"] == "extract_micrographs_multi" and jobs["J5"]["parents"] == ["J3", "J4"]
+    assert jobs["J5"]["workspaces"] == ["W1", "W2"] and "J6" in jobs["J5"]["children"]
+    assert jobs["J12"]["status"] == "building" and jobs["J12"]["error"] is None
+
+
+def test_jobs_table_shows_broken_jobs(demo_project, capsys):
+    (demo_project / "J13").mkdir()
+    code, out, _ = run(capsys, "jobs", str(demo_project))
+    assert code == 0
+    line = next(l for l in out.splitlines() if l.startswith("J13"))
+    assert "BROKEN" in line and "job.json is missing" in line
+
+
+def test_outputs_json(demo_project, capsys):
+    view = run_json(capsys, "outputs", str(demo_project), "J9")
+    assert view["job"] == "J9"
+    particles = next(o for o in view["outputs"] if o["name"] == "particles")
+    assert particles["type"] == "particle" and particles["num_items"] == 1000
+    results = {r["name"]: r for r in particles["results"]}
+    assert results["blob"]["ref"] == "J9.particles.blob.F" and results["blob"]["dtype"] == "blob"
+    assert results["alignments3D"]["versions"] == [0, 1, 2, 3, 5, 7]
+    assert results["alignments3D"]["metafiles"][3] == "J9/J9_003_particles.cs"
+    assert results["location"]["passthrough"] is True and results["location"]["versions"] == [0]
+    assert results["location"]["num_items"] == 1000
+
+
+def test_inputs_json(demo_project, capsys):
+    view = run_json(capsys, "inputs", str(demo_project), "J12")
+    assert view["job"] == "J12" and view["status"] == "building"
+    particles = view["inputs"][0]
+    assert particles["name"] == "particles" and particles["type"] == "particle"
+    assert {"name": "blob", "dtype": "blob", "required": True} in particles["slots"]
+    (conn,) = particles["connections"]
+    assert (conn["index"], conn["job"], conn["output"]) == (0, "J9", "particles")
+    assert conn["slots"]["blob"] == "J9.particles.blob.F"
+    assert conn["slots"]["alignments3D"] == "J9.particles.alignments3D.F"
+    assert conn["slots"]["sym_expand"] is None
+    assert {"J9.particles.location.F", "J9.particles.pick_stats.F"} <= set(conn["passthrough"])
+    mask = view["inputs"][2]
+    assert mask["connections"] == [] and mask["count_min"] == 0
+
+
+def test_resolve_json_reads_fields_from_the_header(demo_project, capsys):
+    view = run_json(capsys, "resolve", str(demo_project), "J9.particles.alignments3D.3")
+    assert view["ref"] == "J9.particles.alignments3D.3"
+    assert (view["metafile"], view["version"], view["num_items"]) == ("J9/J9_003_particles.cs", 3, 1000)
+    assert view["passthrough"] is False and view["file_rows"] == 1000
+    assert {"alignments3D/pose", "alignments3D/shift", "alignments3D/psize_A"} <= set(view["fields"])
+    assert all(f.startswith("alignments3D/") for f in view["fields"])
+    final = run_json(capsys, "resolve", str(demo_project), "J9.particles.alignments3D")
+    assert final["version"] == 7 and final["metafile"] == "J9/J9_007_particles.cs"
+    passthrough = run_json(capsys, "resolve", str(demo_project), "J9.particles.location.F")
+    assert passthrough["passthrough"] is True and passthrough["version"] == 0
+
+
+def test_human_tables(demo_project, capsys):
+    code, out, _ = run(capsys, "inputs", str(demo_project), "J12")
+    assert code == 0 and "particles.0.blob" in out and "J9.particles.blob.F" in out and "required" in out
+    code, out, _ = run(capsys, "outputs", str(demo_project), "J9")
+    assert code == 0 and "J9.particles.alignments3D.F" in out and "0,1,2,3,5,7" in out
+    code, out, _ = run(capsys, "resolve", str(demo_project), "J5.particles.blob")
+    assert code == 0 and "blob/shape" in out
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["resolve", "{p}", "J9.particles.alignments3D.4"], "version 4 is not stored; stored versions: 0, 1, 2, 3, 5, 7"),
+        (["resolve", "{p}", "J9.particles"], "'J9.particles' is not a result reference"),
+        (["resolve", "{p}", "J10.particles.alignments2D"], "the result has no stored files"),
+        (["outputs", "{p}", "J77"], "job J77 is not in project"),
+        (["inputs", "{p}", "W1"], "'W1' is not a job uid"),
+        (["jobs", "{p}/J1"], "not a CryoSPARC project directory"),
+    ],
+)
+def test_data_errors_exit_1_with_a_message(demo_project, capsys, args, message):
+    code, out, err = run(capsys, *[a.format(p=demo_project) for a in args])
+    assert code == 1 and out == ""
+    assert err.startswith("csrebind: ") and message in err and "Traceback" not in err
+
+
+def test_missing_metafile_is_a_data_error(demo_project, capsys):
+    (demo_project / "J9" / "J9_003_particles.cs").unlink()
+    code, _, err = run(capsys, "resolve", str(demo_project), "J9.particles.alignments3D.3")
+    assert code == 1 and "J9_003_particles.cs" in err
+
+
+def test_usage_errors_exit_2(capsys):
+    assert run(capsys, "jobs")[0] == 2
+    assert run(capsys, "resolve", ".", "J1.a.b", "--bogus")[0] == 2
+
+
+def test_no_project_here(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(capsys)
+    assert code == 1 and "not a CryoSPARC project" in err and "csrebind demo" in err
+    code, _, err = run(capsys, str(tmp_path / "nowhere"))
+    assert code == 1 and err.strip() == f"csrebind: {tmp_path / 'nowhere'}: no such directory"
+
+
+def test_demo_command_writes_both_schemas(tmp_path, capsys):
+    for schema in ("v4", "v5"):
+        code, out, _ = run(capsys, "demo", str(tmp_path / schema), "--schema", schema)
+        assert code == 0 and "written to" in out
+        view = run_json(capsys, "jobs", str(tmp_path / schema))
+        assert {j["schema"] for j in view["jobs"]} == {schema}
+
+
+def test_entry_point_runs_as_a_program(demo_project):
+    result = subprocess.run(
+        [sys.executable, "-m", "tui.cli", "resolve", str(demo_project), "J5.particles.blob", "--json"],
+        capture_output=True, text=True,
+    )
+    assert result.returncode == 0 and json.loads(result.stdout)["metafile"].startswith("J5/")
