@@ -76,12 +76,13 @@ def job_from_bytes(uid: str, data: bytes) -> Job:
     except ValueError as exc:
         return Job(uid, error=f"job.json is not valid JSON (truncated or corrupt: {_first_line(exc)})")
     try:
-        return job_from_document(uid, document)
+        return job_from_document(uid, document, data)
     except JobDocumentError as exc:
         return Job(uid, error=str(exc))
 
 
-def job_from_document(uid: str, document: Any) -> Job:
+def job_from_document(uid: str, document: Any, raw: bytes | None = None) -> Job:
+    """The summary fields now; inputs and outputs later, from ``raw`` (the document's bytes)."""
     schema = detect_schema(document)
     if schema is None:
         raise JobDocumentError("job.json is not a job document (no spec, input_slot_groups or output_results)")
@@ -99,7 +100,7 @@ def job_from_document(uid: str, document: Any) -> Job:
         children=_uids(document.get("children")),
         workspaces=_uids(document.get("workspace_uids")),
         schema=schema,
-        _document=document,
+        _raw=raw if raw is not None else orjson.dumps(document),
     )
 
 

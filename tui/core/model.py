@@ -198,7 +198,9 @@ class Job:
     workspaces: tuple[str, ...] = ()
     schema: str | None = None  # "v4" or "v5"; None for a broken job
     error: str | None = None  # one-line reason when the job document cannot be used
-    _document: dict | None = field(default=None, repr=False)
+    # The job.json bytes, parsed again only when inputs/outputs are first needed: keeping the
+    # parsed documents of thousands of jobs alive would make every garbage collection crawl.
+    _raw: bytes | None = field(default=None, repr=False)
     _outputs: tuple[OutputGroup, ...] | None = field(default=None, repr=False)
     _inputs: tuple[InputGroup, ...] | None = field(default=None, repr=False)
 
@@ -227,14 +229,16 @@ class Job:
         return self._inputs or ()
 
     def _parse_io(self) -> None:
-        from .jobdoc import parse_inputs, parse_outputs  # local: jobdoc imports this module
+        from .jobdoc import load_json_bytes, parse_inputs, parse_outputs  # local: jobdoc imports this module
 
-        if self._document is None:
+        if self._raw is None:
             self._outputs, self._inputs = (), ()
             return
         try:
-            self._outputs = parse_outputs(self._document, self.uid, self.schema)
-            self._inputs = parse_inputs(self._document, self.schema)
+            document = load_json_bytes(self._raw)
+            self._outputs = parse_outputs(document, self.uid, self.schema)
+            self._inputs = parse_inputs(document, self.schema)
+            self._raw = None  # parsed once; the model objects are all that is needed now
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             self._outputs, self._inputs = (), ()
             self.error = f"inputs/outputs are malformed ({type(exc).__name__}: {exc})"
