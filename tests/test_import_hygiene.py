@@ -9,6 +9,8 @@ from conftest import REPO
 CORE_MODULES = [
     "tui.core.errors", "tui.core.refs", "tui.core.model", "tui.core.jobdoc", "tui.core.project",
     "tui.core.session", "tui.core.views", "tui.core.csfile", "tui.core.docgen", "tui.core.demo",
+    "tui.core.atomic", "tui.core.config", "tui.core.journal", "tui.core.commands", "tui.core.plans",
+    "tui.core.operations", "tui.core.apply", "tui.core.script",
 ]
 
 

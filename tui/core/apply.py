@@ -46,7 +46,7 @@ ENV_LICENSE = "CRYOSPARC_LICENSE_ID"
 DEFAULT_HOST = "localhost"
 DEFAULT_PORT = 39000
 BUILDING = "building"
-REDACTED = "***"
+REDACTED = "[redacted]"
 MAX_ERROR_CHARS = 2000
 
 # The adapter: the cryosparc-tools 5.x Job (JobController) methods csrebind calls, with their
@@ -98,7 +98,7 @@ def _derived_secrets(secret: str, email: str | None) -> list[str]:
 
 
 def redact(text: object, secrets: Iterable[str | None] = (), *, environ: Mapping[str, str] | None = None) -> str:
-    """``text`` with every known secret replaced by ``***``: the given ones, the password and
+    """``text`` with every known secret replaced by ``[redacted]``: the given ones, the password and
     licence in the environment (and their sha256 forms), credentials in URLs, ``password=…``
     style pairs and Authorization header values."""
     environ = os.environ if environ is None else environ
@@ -490,7 +490,7 @@ class ApplyReport:
         for op in self.failed:
             lines.append(f"  FAILED         {op.describe()}")
             if self.error:
-                lines.append(f"                 {self.error}")
+                lines.extend(f"                 {line}" for line in self.error.splitlines())
         for op in self.not_attempted:
             lines.append(f"  not attempted  {op.describe()}")
         lines.extend(f"  warning: {w}" for w in self.warnings)
@@ -513,7 +513,7 @@ def default_client_factory(settings: ConnectionSettings) -> Any:
     return CryoSPARC(**settings.client_kwargs(accepted))
 
 
-def _plan_target(plan: Any) -> tuple[str, str]:
+def plan_target(plan: Any) -> tuple[str, str]:
     check_plan_header(plan)
     project = (plan.get("project") or {}).get("uid") if isinstance(plan.get("project"), dict) else None
     target = plan.get("target")
@@ -543,7 +543,7 @@ def apply_plan(
     csrebind read them), the server's connections differ from those. Otherwise the operations
     run in order and the first failure stops the run; the returned report says exactly which
     operations were applied, which failed and which were not attempted."""
-    project_uid, target = _plan_target(plan)
+    project_uid, target = plan_target(plan)
     ops = list(ops)
     settings = settings if settings is not None else ConnectionSettings.from_sources()
     report = ApplyReport(project_uid, target, settings.target, not_attempted=list(ops),

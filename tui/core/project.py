@@ -111,7 +111,7 @@ def job_dir_names(root: Path) -> list[str]:
 
 def _read_jobs(root: Path, names: list[str], progress: Progress | None) -> Iterable[Job]:
     total = len(names)
-    step = max(1, total // 100)
+    step = max(1, total // 20)
     for done, name in enumerate(names, 1):
         yield read_job(root / name)
         if progress is not None and (done % step == 0 or done == total):

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from typing import Any, Mapping, Sequence
 
 from .apply import (
-    ENV_EMAIL, ENV_HOST, ENV_LICENSE, ENV_PASSWORD, ENV_PORT, ENV_URL, DEFAULT_PORT, ApplyError, _plan_target,
+    ENV_EMAIL, ENV_HOST, ENV_LICENSE, ENV_PASSWORD, ENV_PORT, ENV_URL, DEFAULT_PORT, ApplyError, plan_target,
     call_arguments,
 )
 from .errors import ExportError, PlanError
@@ -56,7 +56,7 @@ def _call(op: Operation) -> list[str]:
 def render_script(plan: Mapping[str, Any], ops: Sequence[Operation], *, now: datetime | None = None) -> str:
     """The script for ``plan`` and its operations (from :func:`tui.core.operations.operations`)."""
     try:
-        project_uid, target = _plan_target(plan)
+        project_uid, target = plan_target(plan)
     except (ApplyError, PlanError) as exc:
         raise ExportError(f"cannot write a script: {exc}") from None
     ops = list(ops)

@@ -34,3 +34,9 @@ class FilterDone(Message):
 
     uid: str | None
     matches: list[str]
+
+
+@dataclass
+class LoadProgress(Message):
+    done: int
+    total: int

@@ -22,7 +22,7 @@ from ...core.project import Project, load_project
 from ...core.refs import FINAL, ResultRef, SlotAddress, Version, check_job_uid, parse_version
 from ...core.session import EditSession
 from ..keys import bindings
-from ..messages import FilterDone, JobHighlighted, ResultHighlighted, SlotHighlighted
+from ..messages import FilterDone, JobHighlighted, LoadProgress, ResultHighlighted, SlotHighlighted
 from ..widgets.details import DetailsPane, details_text
 from ..widgets.inputs import InputsTree
 from ..widgets.jobs import JobsPane
@@ -79,7 +79,7 @@ class MainScreen(Screen):
         details.border_title = "Details"
         yield details
         with Vertical(id="bottom"):
-            yield ProgressBar(id="loading", show_eta=False)
+            yield ProgressBar(total=1, id="loading", show_eta=False)  # a known total: no animation stealing the GIL from the reader
             yield StatusBar(id="status")
             yield Footer(compact=True)
 
@@ -106,7 +106,6 @@ class MainScreen(Screen):
     # --- loading -------------------------------------------------------------------------
 
     def on_mount(self) -> None:
-        self.jobs_pane.tree.loading = True
         self.load_project()
 
     @work(thread=True, exclusive=True, group="load")
@@ -114,8 +113,9 @@ class MainScreen(Screen):
         worker = get_current_worker()
 
         def progress(done: int, total: int) -> None:
+            # post_message does not wait for the UI thread, so reading is not slowed by it
             if not worker.is_cancelled:
-                self.app.call_from_thread(self._progress, done, total)
+                self.post_message(LoadProgress(done, total))
 
         try:
             project = load_project(self.project_path, progress=progress)
@@ -126,9 +126,9 @@ class MainScreen(Screen):
         if not worker.is_cancelled:
             self.app.call_from_thread(self._loaded, project, journal)
 
-    def _progress(self, done: int, total: int) -> None:
-        bar = self.query_one("#loading", ProgressBar)
-        bar.update(total=total, progress=done)
+    @on(LoadProgress)
+    def _progress(self, event: LoadProgress) -> None:
+        self.query_one("#loading", ProgressBar).update(total=event.total, progress=event.done)
 
     def _load_failed(self, message: str) -> None:
         self.app.exit(return_code=1, message=f"csrebind: {message}")
@@ -138,7 +138,6 @@ class MainScreen(Screen):
         self.query_one("#loading").display = False
         self.jobs_pane.project = project
         tree = self.jobs_pane.tree
-        tree.loading = False
         tree.populate(project, self.by_workspace)
         tree.focus()
         building = project.most_recent_building()

@@ -57,10 +57,11 @@ class JobTree(PaneTree[str]):
     def populate(self, project: Project, by_workspace: bool) -> None:
         self.clear()
         self.first_node = {}
-        if by_workspace:
-            self._populate_workspaces(project)
-        else:
-            self._populate_lineage(project)
+        with self.bulk():
+            if by_workspace:
+                self._populate_workspaces(project)
+            else:
+                self._populate_lineage(project)
 
     def _populate_lineage(self, project: Project) -> None:
         jobs = project.jobs
@@ -109,7 +110,8 @@ class JobTree(PaneTree[str]):
             return False
         parent = node.parent
         while parent is not None:
-            parent.expand()
+            if not parent.is_expanded:  # expanding rebuilds the tree's lines: only when needed
+                parent.expand()
             parent = parent.parent
         self.move_cursor(node)
         return True

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from typing import Generic, TypeVar
 
+from rich.text import Text
 from textual.widgets import Tree
 
 from ..keys import bindings
@@ -19,6 +21,33 @@ class PaneTree(Tree[T], Generic[T]):
         self.show_root = False
         self.guide_depth = 2
         self.auto_expand = False
+
+    def process_label(self, label):
+        """Our labels are single-line Text already; Textual's default splits every one."""
+        if isinstance(label, Text) and "\n" not in label.plain:
+            return label
+        return super().process_label(label)
+
+    @contextmanager
+    def bulk(self):
+        """Add many nodes with one cache invalidation instead of one per node (textual is
+        pinned exactly, so relying on Tree._invalidate being the per-add hook is safe)."""
+        self._bulk_adding = True
+        try:
+            yield
+        finally:
+            self._bulk_adding = False
+            self._invalidate()
+
+    def _invalidate(self) -> None:
+        if not getattr(self, "_bulk_adding", False):
+            super()._invalidate()
+
+    def get_label_width(self, node) -> int:
+        """Textual renders every label to size the tree; the text's own width is the same
+        number at a fraction of the cost (it decides how fast 5,000 jobs appear)."""
+        icon = len(self.ICON_NODE_EXPANDED) if node.allow_expand else 0
+        return node._label.cell_len + icon
 
     def action_collapse(self) -> None:
         node = self.cursor_node
