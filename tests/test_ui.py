@@ -412,4 +412,8 @@ async def test_small_terminal(demo_project, size):
     async with app.run_test(size=size) as pilot:
         screen = await ready(pilot)
         assert screen.status.region.height == 1 and screen.status.region.y == size[1] - 2
-        assert screen.inputs.region.width >= 24
+        assert screen.has_class("short")  # details pane shrinks to leave rows for the trees
+        await pilot.press("3")
+        await pilot.pause()
+        assert screen.inputs.region.width >= 36  # the focused pane takes the room
+        assert screen.jobs_pane.region.width < 36

@@ -108,6 +108,9 @@ class MainScreen(Screen):
     def on_mount(self) -> None:
         self.load_project()
 
+    def on_resize(self, event) -> None:
+        self.set_class(event.size.height < 30, "short")
+
     @work(thread=True, exclusive=True, group="load")
     def load_project(self) -> None:
         worker = get_current_worker()
@@ -186,7 +189,8 @@ class MainScreen(Screen):
     @on(JobHighlighted)
     def _job_highlighted(self, event: JobHighlighted) -> None:
         job = self.project.jobs.get(event.uid) if (self.project and event.uid) else None
-        self.outputs.show_job(job, self.picks)
+        wanted = {g.type for g in self.session.inputs} if self.session else None
+        self.outputs.show_job(job, self.picks, wanted)
         self.outputs.border_title = f"2 Outputs of {job.uid}" if job else "2 Outputs"
         if job is None:
             self.query_one(DetailsPane).show("")
@@ -252,7 +256,10 @@ class MainScreen(Screen):
 
     def refresh_status(self) -> None:
         status = self.status
-        status.register = f"yanked {self.register}" if self.register else ""
+        if isinstance(self.register, GroupYank):
+            status.register = f"yanked group {self.register}"
+        else:
+            status.register = f"yanked {self.register}" if self.register else ""
         session = self.session
         status.edits = len(session.changes()) if session else 0
         address = self.inputs.current_slot
@@ -281,6 +288,10 @@ class MainScreen(Screen):
 
     def after_edit(self, message: str | None) -> None:
         self.refresh_inputs()
+        address = self.inputs.current_slot
+        binding = self.session.binding(address) if self.session and address else None
+        if binding is not None:
+            self.show_details(binding.ref)
         if message:
             self.say(message)
         self.save_journal()
@@ -331,8 +342,8 @@ class MainScreen(Screen):
             self.say("highlight a result in the outputs pane to yank it", error=True)
             return
         self.register = ref
+        self.status.clear_message()  # the register itself shows what was yanked
         self.refresh_inputs()
-        self.say(f"yanked {ref}")
 
     def action_yank_group(self) -> None:
         group = self.outputs.current_group
@@ -341,7 +352,7 @@ class MainScreen(Screen):
             return
         self.register = GroupYank(group.job, group.name)
         self.refresh_inputs()
-        self.say(f"yanked group {self.register}: P connects it to the input under the cursor")
+        self.say("P connects it to the input under the cursor")
 
     def action_clear_register(self) -> None:
         if self.jobs_pane.filtering:
@@ -580,8 +591,8 @@ class MainScreen(Screen):
             ref = ResultRef.parse(text)
             self.project.resolve(ref) if ref.version != FINAL else self.project.result(ref)
             self.register = ref
+        self.status.clear_message()
         self.refresh_inputs()
-        self.say(f"yanked {self.register}")
 
     def action_write(self) -> None:
         self.app.open_write_dialog(self)

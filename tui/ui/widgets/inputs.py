@@ -53,14 +53,14 @@ def input_label(group: InputGroup, compatible: bool) -> Text:
     return text
 
 
-def slot_label(group: InputGroup, slot_name: str, binding: Binding | None, compatible: bool) -> Text:
+def slot_label(group: InputGroup, slot_name: str, binding: Binding | None, compatible: bool, width: int) -> Text:
     slot = group.slot(slot_name)
     required = slot is not None and slot.required
     text = Text()
     text.append("+ " if compatible else "  ", style=COMPATIBLE)
     text.append(slot_name, style=COMPATIBLE if compatible else "")
     text.append("*" if required else " ", style="bold red" if required and binding is None else "bold")
-    text.append(" ")
+    text.append(" " * (width - len(slot_name) + 1))
     if binding is None:
         text.append("(empty)", style="bold red" if required else "dim")
     else:
@@ -102,11 +102,11 @@ class InputsTree(PaneTree[object]):
         rows[ConnectionRow(group.name, index)] = node
         names = [s.name for s in group.slots]
         names += [b.slot for b in connection.slot_bindings if b.slot not in names]
+        width = max(map(len, names), default=0)
         for name in names:
             address = SlotAddress(group.name, index, name)
-            leaf = node.add_leaf(
-                slot_label(group, name, connection.binding(name), address.local in compatible), data=SlotRow(address)
-            )
+            label = slot_label(group, name, connection.binding(name), address.local in compatible, width)
+            leaf = node.add_leaf(label, data=SlotRow(address))
             rows[SlotRow(address)] = leaf
         for binding in connection.passthrough:
             text = Text("  ↳ ", style="dim")

@@ -14,16 +14,17 @@ from ...core.project import Project
 from ..messages import FilterDone, JobHighlighted
 from .pane import PaneTree
 
-STATUS_STYLE = {
-    "building": "bold reverse",
-    "completed": "green",
-    "failed": "red",
-    "killed": "red",
-    "running": "yellow",
-    "started": "yellow",
-    "queued": "cyan",
-    "launched": "cyan",
-    "waiting": "cyan",
+# A mark that reads without colour (NO_COLOR) and a style for terminals that have it.
+STATUS_MARK = {
+    "building": ("● building", "bold reverse"),
+    "completed": ("✓", "green"),
+    "failed": ("✗ failed", "bold red"),
+    "killed": ("✗ killed", "red"),
+    "running": ("▶ running", "yellow"),
+    "started": ("▶ started", "yellow"),
+    "queued": ("… queued", "cyan"),
+    "launched": ("… launched", "cyan"),
+    "waiting": ("… waiting", "cyan"),
 }
 
 
@@ -34,9 +35,10 @@ def job_label(job: Job, repeat: bool = False) -> Text:
     if job.broken:
         text.append(f"broken: {job.error}", style="bold red")
         return text
+    mark, style = STATUS_MARK.get(job.status, (job.status or "?", "dim"))
     text.append(job.label)
     text.append(" ")
-    text.append(job.status or "?", style=STATUS_STYLE.get(job.status, "dim"))
+    text.append(mark, style=style)
     if repeat:
         text.append(" ↺ repeat", style="dim italic")
     return text

@@ -60,7 +60,9 @@ class OutputsTree(PaneTree[object]):
         self.job: Job | None = None
         self._result_nodes: dict[tuple[str, str, str], object] = {}
 
-    def show_job(self, job: Job | None, picks: Pick) -> None:
+    def show_job(self, job: Job | None, picks: Pick, wanted_types: set[str] | None = None) -> None:
+        """Show a job's outputs. Groups of a type the target can take (``wanted_types``) are
+        expanded, the others collapsed, so a 15-result exposure group does not hide the particles."""
         self.clear()
         self._result_nodes = {}
         self.job = job
@@ -71,8 +73,10 @@ class OutputsTree(PaneTree[object]):
             return
         if not job.outputs:
             self.root.add_leaf(Text("no outputs (not run yet, or a job without outputs)", style="dim"))
+        relevant = {g.name for g in job.outputs if wanted_types is None or g.type in wanted_types}
         for group in job.outputs:
-            node = self.root.add(group_label(group), data=group, expand=True)
+            expand = not relevant or group.name in relevant
+            node = self.root.add(group_label(group), data=group, expand=expand)
             for result in group.results:
                 version = picks.get(pick_key(result), FINAL)
                 self._result_nodes[pick_key(result)] = node.add_leaf(result_label(result, version), data=result)
@@ -103,6 +107,8 @@ class OutputsTree(PaneTree[object]):
         node = self._result_nodes.get(result_key)
         if node is None:
             return False
+        if not node.parent.is_expanded:
+            node.parent.expand()
         self.move_cursor(node)
         return True
 

@@ -49,6 +49,12 @@ class PaneTree(Tree[T], Generic[T]):
         icon = len(self.ICON_NODE_EXPANDED) if node.allow_expand else 0
         return node._label.cell_len + icon
 
+    def move_cursor(self, node, animate: bool = False) -> None:
+        """Textual places the cursor by the node's line number, which is stale right after nodes
+        were added; build the lines first so the cursor lands on ``node`` at once."""
+        self._tree_lines  # noqa: B018 - rebuilds the line table when it was invalidated
+        super().move_cursor(node, animate=animate)
+
     def action_collapse(self) -> None:
         node = self.cursor_node
         if node is None:
