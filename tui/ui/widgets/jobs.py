@@ -35,12 +35,12 @@ def job_label(job: Job, repeat: bool = False) -> Text:
     if job.broken:
         text.append(f"broken: {job.error}", style="bold red")
         return text
+    if repeat:  # before the title, so narrow panes still show it
+        text.append("↺ ", style="dim")
     mark, style = STATUS_MARK.get(job.status, (job.status or "?", "dim"))
-    text.append(job.label)
+    text.append(job.label, style="dim italic" if repeat else "")
     text.append(" ")
     text.append(mark, style=style)
-    if repeat:
-        text.append(" ↺ repeat", style="dim italic")
     return text
 
 

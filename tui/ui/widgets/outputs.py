@@ -80,7 +80,15 @@ class OutputsTree(PaneTree[object]):
             for result in group.results:
                 version = picks.get(pick_key(result), FINAL)
                 self._result_nodes[pick_key(result)] = node.add_leaf(result_label(result, version), data=result)
-        self.move_cursor_to_line(0) if self.root.children else None
+        self._place_cursor()
+
+    def _place_cursor(self) -> None:
+        """Start on the first result of the first expanded group: that is what y yanks."""
+        first_open = next((n for n in self.root.children if n.is_expanded and n.children), None)
+        if first_open is not None:
+            self.move_cursor(first_open.children[0])
+        elif self.root.children:
+            self.move_cursor(self.root.children[0])
 
     def refresh_result(self, result: OutputResult, version: Version) -> None:
         node = self._result_nodes.get(pick_key(result))

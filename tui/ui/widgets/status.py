@@ -17,12 +17,12 @@ class StatusBar(Static):
     def render(self) -> Text:
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(f" {self.register or 'register empty'} ", style="reverse bold" if self.register else "dim")
+        edits = f"{self.edits} edit{'s' if self.edits != 1 else ''}"
+        text.append(f" {edits} │", style="bold yellow" if self.edits else "dim")
         if self.message:
             text.append(f" {self.message}", style="bold red" if self.error else "bold")
         elif self.slot:
             text.append(f" {self.slot}")
-        edits = f"{self.edits} pending edit{'s' if self.edits != 1 else ''}"
-        text.append(f"  │ {edits}", style="bold yellow" if self.edits else "dim")
         return text
 
     def say(self, message: str, error: bool = False) -> None:
