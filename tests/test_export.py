@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -357,6 +358,23 @@ def test_interrupted_write_leaves_nothing(demo, tmp_path, monkeypatch, out_exist
         assert os.listdir(out) == []  # neither the files nor a temporary file
     else:
         assert not (tmp_path / "out").exists()  # folders it made are removed again
+
+
+def test_ctrl_c_in_the_main_thread_stops_the_writer(demo, tmp_path, monkeypatch):
+    """Ctrl-C arrives in the main thread while the writer thread may be writing: the writer is
+    stopped before the temporary file is removed, and no thread is left behind."""
+    monkeypatch.setattr(export, "CHUNK_BYTES", 20_000)
+    monkeypatch.setattr(export, "MAX_PASSES", 10**6)
+
+    def progress(done, total):
+        if done > 100:
+            raise KeyboardInterrupt
+
+    session = full_size_session(demo)
+    with pytest.raises(KeyboardInterrupt):
+        run_export(demo, session.input("particles"), tmp_path / "out", NAME, progress=progress)
+    assert not (tmp_path / "out").exists()
+    assert not [t for t in threading.enumerate() if t.name == "csrebind-export-writer"]
 
 
 def test_failed_csg_removes_the_new_cs(demo, tmp_path, monkeypatch):

@@ -1099,7 +1099,7 @@ def _fill(out: np.ndarray, src: SourcePlan, rows: np.ndarray, copy: _SourceCopy,
         if a == b:
             continue
         local = ascending[a:b] - first
-        dest = slice(a, b)
+        dest = slice(a, b) if order is None else order[a:b]
         for s, target, n in out_runs:
             target[dest] = _voids(block, s, n)[local]
         for col in copy.convert:

@@ -21,7 +21,9 @@ def pick_key(result: OutputResult) -> tuple[str, str, str]:
 
 
 def rows_text(count: int | None) -> str:
-    return "? rows" if count is None else f"{count:,} rows"
+    if count is None:
+        return "? rows"
+    return f"{count:,} row{'s' if count != 1 else ''}"
 
 
 def result_label(result: OutputResult, version: Version) -> Text:
@@ -50,7 +52,7 @@ def group_label(group: OutputGroup) -> Text:
     text.append(group.name, style="bold")
     text.append(f"  {group.type}", style="italic")
     if group.num_items is not None:
-        text.append(f"  {group.num_items:,} items", style="dim")
+        text.append(f"  {group.num_items:,} item{'s' if group.num_items != 1 else ''}", style="dim")
     return text
 
 
