@@ -185,6 +185,78 @@ def cmd_demo(options: argparse.Namespace) -> int:
     return _open_ui([str(path)])
 
 
+def _session(project_dir: str, job: str, sets: list[str], plan_file: str | None):
+    """An edit session on JOB: from a saved plan if given, then each --set SLOT=REF on top."""
+    from .core.plans import read_plan
+    from .core.refs import check_job_uid
+    from .core.session import EditSession
+
+    project = _load(project_dir)
+    session = EditSession(project, check_job_uid(job))
+    if plan_file:
+        session.load_plan(read_plan(Path(plan_file)))
+    for assignment in sets:
+        slot, sep, ref = assignment.partition("=")
+        if not sep or not slot.strip() or not ref.strip():
+            raise CsRebindError(f"--set {assignment!r}: expected SLOT=REF, e.g. particles.0.blob=J5.particles.blob.F")
+        session.put(slot.strip(), ref.strip())
+    return session
+
+
+def _report_changes(session) -> None:
+    changes = session.changes()
+    print(f"{session.target.uid}: {len(changes)} change(s)", file=sys.stderr)
+    for change in changes:
+        print(f"  {change}", file=sys.stderr)
+    for issue in session.validate():
+        print(f"  {issue}", file=sys.stderr)
+
+
+def cmd_plan(options: argparse.Namespace) -> int:
+    from .core.atomic import write_text_atomic
+    from .core.operations import operations
+    from .core.plans import write_plan
+    from .core.script import render_script
+
+    session = _session(options.project, options.job, options.set, options.plan)
+    _report_changes(session)
+    written = write_plan(session, Path(options.out), overwrite=options.force)
+    print(f"plan written to {written}")
+    if options.script:
+        text = render_script(session.to_plan(), operations(session.loaded, session.inputs))
+        print(f"script written to {write_text_atomic(options.script, text, overwrite=options.force)}")
+    return EXIT_OK
+
+
+def cmd_apply(options: argparse.Namespace) -> int:
+    import getpass
+
+    from .core.apply import ApplyError, ConnectionSettings, apply_plan
+    from .core.config import load_settings
+    from .core.operations import operations
+    from .core.plans import read_plan
+    from .core.session import EditSession
+
+    plan = read_plan(Path(options.plan))
+    project_dir = options.project or (plan.get("project") or {}).get("path")
+    if not project_dir:
+        raise CsRebindError(f"{options.plan}: the plan names no project directory; pass --project DIR")
+    session = EditSession.from_plan(_load(project_dir), plan)
+    _report_changes(session)
+    prompt = getpass.getpass if sys.stdin.isatty() else None
+    settings = ConnectionSettings.from_sources(load_settings().cryosparc, prompt=prompt)
+    try:
+        report = apply_plan(plan, operations(session.loaded, session.inputs), settings=settings,
+                            loaded=None if options.ignore_server_state else session.loaded)
+    except ApplyError as exc:
+        if exc.report is None:
+            raise
+        print(f"csrebind: {exc.report.summary()}", file=sys.stderr)  # says why, and that nothing changed
+        return EXIT_DATA
+    print(report.summary())
+    return EXIT_OK if report.ok else EXIT_DATA
+
+
 def _open_ui(args: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="csrebind",
@@ -249,10 +321,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("directory", nargs="?", help="where to write it (default: a new temporary directory, then open it)")
     p.add_argument("--schema", choices=["v4", "v5"], default="v4", help="job.json schema to write (default v4)")
 
+    p = command("plan", cmd_plan, "save a rebinding of JOB as a plan (and a cryosparc-tools script)")
+    p.add_argument("project")
+    p.add_argument("job", help="the target job, e.g. J12")
+    p.add_argument("--set", action="append", default=[], metavar="SLOT=REF",
+                   help="bind a slot, e.g. particles.0.blob=J5.particles.blob.F (repeatable)")
+    p.add_argument("--plan", help="start from a saved plan")
+    p.add_argument("--out", required=True, help="plan file to write (JSON)")
+    p.add_argument("--script", help="also write a Python script that applies it with cryosparc-tools")
+    p.add_argument("--force", action="store_true", help="replace existing files")
+
+    p = command("apply", cmd_apply, "apply a saved plan to a running CryoSPARC through cryosparc-tools")
+    p.add_argument("plan", help="plan file (csrebind plan / :write plan)")
+    p.add_argument("--project", help="project directory (default: the one recorded in the plan)")
+    p.add_argument("--ignore-server-state", action="store_true",
+                   help="apply even when the server's connections differ from job.json")
+
     return parser
 
 
-COMMANDS = ("jobs", "outputs", "inputs", "resolve", "demo")
+COMMANDS = ("jobs", "outputs", "inputs", "resolve", "demo", "plan", "apply", "export")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -6,6 +6,9 @@
       yank: c
       put: ctrl+v
     theme: textual-dark
+    cryosparc:         # for live apply; the password only ever comes from CRYOSPARC_PASSWORD or a prompt
+      url: http://cryosparc.example.org:39000
+      email: me@example.org
 
 The edit journal lives in ``$XDG_STATE_HOME/csrebind/``.
 """
@@ -42,6 +45,7 @@ def config_path() -> Path:
 class Settings:
     keymap: dict[str, str] = field(default_factory=dict)
     theme: str | None = None
+    cryosparc: dict = field(default_factory=dict)  # url/host/base_port/email/license for live apply
     warnings: list[str] = field(default_factory=list)
 
 
@@ -72,4 +76,9 @@ def load_settings(path: Path | None = None) -> Settings:
         settings.warnings.append(f"{path}: 'keymap' must be a mapping of binding id to keys; skipped")
     theme = document.get("theme")
     settings.theme = theme if isinstance(theme, str) else None
+    cryosparc = document.get("cryosparc")
+    if isinstance(cryosparc, dict):
+        settings.cryosparc = cryosparc
+    elif cryosparc is not None:
+        settings.warnings.append(f"{path}: 'cryosparc' must be a mapping (url, email, ...); skipped")
     return settings

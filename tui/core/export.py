@@ -772,7 +772,7 @@ def check_destination(project: Project, out_dir: str | os.PathLike, name: str, *
     out = Path(out_dir).expanduser()
     resolved = _real(out)
     project_dir = _real(project.path)
-    if resolved == project_dir or project_dir in resolved.parents:
+    if resolved == project_dir:
         suggestion = project_dir.parent / f"{project_dir.name}-csrebind"
         raise ExportError(
             f"{out}: inside the CryoSPARC project directory {project_dir}; csrebind never writes inside "
