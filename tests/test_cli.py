@@ -143,3 +143,48 @@ def test_entry_point_runs_as_a_program(demo_project):
         capture_output=True, text=True,
     )
     assert result.returncode == 0 and json.loads(result.stdout)["metafile"].startswith("J5/")
+
+
+def test_plan_command_writes_plan_and_script(demo_project, tmp_path, capsys):
+    plan_path, script_path = tmp_path / "plan.json", tmp_path / "apply.py"
+    code, out, err = run(
+        capsys, "plan", str(demo_project), "J12", "--set", "particles.0.blob=J5.particles.blob.F",
+        "--set", "particles.0.alignments3D=J9.particles.alignments3D.3", "--out", str(plan_path),
+        "--script", str(script_path),
+    )
+    assert code == 0, err
+    plan = json.loads(plan_path.read_text())
+    assert plan["target"] == "J12" and plan["changes"] == [
+        "particles.0.blob: J9.particles.blob.F → J5.particles.blob.F",
+        "particles.0.alignments3D: J9.particles.alignments3D.F → J9.particles.alignments3D.3",
+    ]
+    script = script_path.read_text()
+    compile(script, str(script_path), "exec")
+    assert 'source_version=3' in script and "J5" in script
+    # An existing file is not replaced without --force; a plan can be extended.
+    code, _, err = run(capsys, "plan", str(demo_project), "J12", "--out", str(plan_path))
+    assert code == 1 and "already exists" in err
+    code, _, err = run(capsys, "plan", str(demo_project), "J12", "--plan", str(plan_path),
+                       "--set", "particles.0.ctf=J5.particles.ctf", "--out", str(tmp_path / "more.json"))
+    assert code == 0 and len(json.loads((tmp_path / "more.json").read_text())["changes"]) == 3
+
+
+def test_plan_command_refuses_bad_sets(demo_project, tmp_path, capsys):
+    code, _, err = run(capsys, "plan", str(demo_project), "J12", "--set", "particles.0.blob", "--out", str(tmp_path / "p.json"))
+    assert code == 1 and "expected SLOT=REF" in err
+    code, _, err = run(capsys, "plan", str(demo_project), "J12", "--set", "particles.0.blob=J9.volume.map",
+                       "--out", str(tmp_path / "p.json"))
+    assert code == 1 and "slot blob takes particle blob, not volume blob" in err
+    assert not (tmp_path / "p.json").exists()
+
+
+def test_apply_without_a_server_changes_nothing_and_hides_the_password(demo_project, tmp_path, capsys, monkeypatch):
+    plan_path = tmp_path / "plan.json"
+    run(capsys, "plan", str(demo_project), "J12", "--set", "particles.0.blob=J5.particles.blob", "--out", str(plan_path))
+    monkeypatch.setenv("CRYOSPARC_BASE_URL", "http://127.0.0.1:9")  # nothing listens on the discard port
+    monkeypatch.setenv("CRYOSPARC_EMAIL", "me@example.org")
+    monkeypatch.setenv("CRYOSPARC_PASSWORD", "s3cret-Passw0rd")
+    code, out, err = run(capsys, "apply", str(plan_path))
+    assert code == 1
+    assert "Nothing was changed on J12" in err and "not attempted" in err
+    assert "s3cret-Passw0rd" not in out + err
