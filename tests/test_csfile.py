@@ -715,7 +715,7 @@ def test_save_refuses_non_tables(tmp_path, array: np.ndarray, expected: str):
 
 
 def test_save_into_missing_folder_or_onto_directory(tmp_path):
-    with pytest.raises(CsFileError, match=r"cannot write: no such file or folder"):
+    with pytest.raises(CsFileError, match=r"out.cs: cannot write: the folder does not exist$"):
         save(tmp_path / "nope" / "out.cs", small_table())
     (tmp_path / "J9").mkdir()
     with pytest.raises(CsFileError, match=r"J9: is a directory; give a file name"):

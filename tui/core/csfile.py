@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import secrets
 import struct
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
@@ -22,7 +21,8 @@ import numpy as np
 from numpy.lib import format as npformat
 from numpy.lib.recfunctions import repack_fields
 
-from tui.core.errors import CsFileError
+from tui.core.atomic import atomic_output
+from tui.core.errors import CsFileError, CsRebindError
 
 NUMPY_MAGIC = b"\x93NUMPY"
 CSDAT_MAGIC = b"\x95CSDAT"
@@ -399,17 +399,16 @@ def save(path: str | os.PathLike[str], array: np.ndarray) -> None:
     table = _saveable(path, array)
     if os.path.isdir(path):
         raise CsFileError(path, "is a directory; give a file name for the .cs to write")
-    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+        raise CsFileError(path, "cannot write: the folder does not exist")
     try:
-        with _temporary_file(folder, os.path.basename(path)) as (temp_path, f):
+        with atomic_output(path, overwrite=True) as f:
             # A file handle, not a path: np.save would append ".npy" to a path.
             np.save(f, table, allow_pickle=False)
-            f.flush()
-            os.fsync(f.fileno())
-            f.close()
-            os.replace(temp_path, path)
     except OSError as err:
         raise CsFileError(path, f"cannot write: {_os_reason(err)}") from err
+    except CsRebindError as err:  # e.g. the folder is not writable
+        raise CsFileError(path, f"cannot write ({err})") from err
 
 
 def _saveable(path: str, array: np.ndarray) -> np.ndarray:
@@ -430,22 +429,6 @@ def _saveable(path: str, array: np.ndarray) -> np.ndarray:
     _check_has_uid(path, array.dtype)
     # Loaded views keep the byte offsets of unselected columns; write only what is named.
     return np.ascontiguousarray(repack_fields(array))
-
-
-@contextmanager
-def _temporary_file(folder: str, name: str) -> Iterator[tuple[str, BinaryIO]]:
-    """A new file beside the target, removed unless the caller moved it into place."""
-    # os.open with 0o666 lets the kernel apply the umask, unlike mkstemp's fixed 0600.
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    temp_path = os.path.join(folder, f".{name}.{secrets.token_hex(8)}.tmp")
-    fd = os.open(temp_path, flags, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            yield temp_path, f
-    except BaseException:  # includes KeyboardInterrupt: never leave a half-written file behind
-        with suppress(OSError):
-            os.unlink(temp_path)
-        raise
 
 
 # ---------------------------------------------------------------------------- helpers
