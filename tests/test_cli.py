@@ -188,3 +188,46 @@ def test_apply_without_a_server_changes_nothing_and_hides_the_password(demo_proj
     assert code == 1
     assert "Nothing was changed on J12" in err and "not attempted" in err
     assert "s3cret-Passw0rd" not in out + err
+
+
+def _tree_digest(root):
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*")):
+        digest.update(str(path.relative_to(root)).encode())
+        if path.is_file():
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def test_export_command_design_brief(demo_project, tmp_path, capsys):
+    import numpy as np
+    import yaml
+
+    before = _tree_digest(demo_project)
+    code, out, err = run(
+        capsys, "export", str(demo_project), "J12", "particles", "--set", "particles.0.blob=J5.particles.blob.F",
+        "--out", str(tmp_path / "out"),
+    )
+    assert code == 0, err
+    assert "J5/extracted_particles.cs: 1500 rows, 1000 kept, 500 dropped" in err
+    assert "pixel sizes differ" in err
+    data = np.load(tmp_path / "out" / "J12_particles_rebound.cs")
+    assert len(data) == 1000 and (data["blob/shape"] == 452).all()
+    csg = yaml.safe_load((tmp_path / "out" / "J12_particles_rebound.csg").read_text())
+    assert csg["results"]["blob"] == {"metafile": ">J12_particles_rebound.cs", "num_items": 1000, "type": "particle.blob"}
+    assert "wrote" in out and "(1000 rows)" in out
+    assert _tree_digest(demo_project) == before  # nothing written inside the project
+
+
+def test_export_command_errors(demo_project, tmp_path, capsys):
+    code, _, err = run(capsys, "export", str(demo_project), "J12", "particles", "--out", str(demo_project / "exports"))
+    assert code == 1 and "inside the CryoSPARC project directory" in err
+    code, _, err = run(capsys, "export", str(demo_project), "J12", "mask", "--out", str(tmp_path / "o"))
+    assert code == 1 and "input mask has no connection; connect an output group to it first" in err
+    run(capsys, "export", str(demo_project), "J12", "particles", "--out", str(tmp_path / "o"))
+    code, _, err = run(capsys, "export", str(demo_project), "J12", "particles", "--out", str(tmp_path / "o"))
+    assert code == 1 and "already exist; choose another name or pass --force" in err
+    code, _, err = run(capsys, "export", str(demo_project), "J12", "particles", "--out", str(tmp_path / "o"), "--force")
+    assert code == 0

@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -90,7 +91,8 @@ def write_cs(path: Path, uids: np.ndarray, columns: dict[str, np.ndarray]) -> np
     for name, values in columns.items():
         table[name] = values
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "wb") as f:
+    with open(path, "wb") as f, warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # wide files: "Stored array in format 2.0"
         np.save(f, table)
     return table
 
@@ -578,6 +580,66 @@ def test_symmetry_expanded_source_is_flagged(tmp_path, unchanged):
     session.put("particles.0.blob", "J2.particles.blob")
     with pytest.raises(ExportError, match="different uid lineages"):
         run_export(project, session.input("particles"), tmp_path / "out", "x")
+
+
+def _one_job_project(root: Path, main: dict, passthrough_file: str, passthrough: np.ndarray | None = None,
+                     passthrough_prefixes: tuple[str, ...] = ()) -> Path:
+    """J1 with particles blob (+ passthrough results from ``passthrough_file``); J2 building."""
+    rng = np.random.default_rng(11)
+    n = len(main["uid"])
+    write_cs(root / "J1/J1_particles.cs", main["uid"], {**particle_blob(rng, n)})
+    results = [result("blob", "J1/J1_particles.cs", n)]
+    results += [result(p, passthrough_file, n, passthrough=True) for p in passthrough_prefixes]
+    output = DocOutput("particles", "particle", "Particles", tuple(results))
+    slots = doc_slots("blob")
+    target = DocInput("particles", "particle", "Particles", slots, (connect_output("J1", output, slots),))
+    return write_project(root, [job("J1", outputs=(output,)), job("J2", "building", inputs=(target,), parents=("J1",))])
+
+
+def test_wide_files_get_a_version_2_header(tmp_path, unchanged):
+    """100 stale alignments_class3D_k prefixes (cryoDRGN #418): the header passes 64 KiB."""
+    rng = np.random.default_rng(2)
+    n = 20
+    particles = uids(rng, n)
+    prefixes = tuple(f"alignments_class3D_{k}" for k in range(100))
+    wide = {}
+    for prefix in prefixes:
+        wide |= {f"{prefix}/{field}": rng.normal(size=n).astype("f4") for field in
+                 ("shift_x", "shift_y", "pose_a", "pose_b", "pose_c", "psize_A", "error", "error_min", "resid_pow",
+                  "slice_pow", "image_pow", "cross_cor", "alpha", "alpha_min", "weight", "pose_ess", "shift_ess",
+                  "class_posterior", "class_ess", "split")}
+    wide_table = write_cs(tmp_path / "wide/J1/J1_passthrough_particles.cs", particles[::-1], wide)
+    root = _one_job_project(tmp_path / "wide", {"uid": particles}, "J1/J1_passthrough_particles.cs",
+                            passthrough_prefixes=prefixes)
+    project = load_project(unchanged(root))
+    report = run_export(project, EditSession(project, "J2").input("particles"), tmp_path / "out", "wide")
+    with open(report.cs_path, "rb") as f:
+        assert f.read(8) == b"\x93NUMPY\x02\x00"
+    out = np.load(report.cs_path, max_header_size=2**30)
+    assert len(out.dtype.names) == 1 + 4 + 2000
+    assert_columns_equal(out, wide_table, "alignments_class3D_57")
+    assert len(Dataset.load(str(report.cs_path), prefixes=["alignments_class3D_99"])) == n
+
+
+def test_csdat_sources_are_read(tmp_path, unchanged):
+    """A passthrough saved in the cryosparc-tools stream format (CSDAT) joins like an NPY file."""
+    from cryosparc.dataset import CSDAT_FORMAT
+
+    rng = np.random.default_rng(4)
+    particles = uids(rng, 30)
+    order = rng.permutation(30)
+    stream = Dataset({"uid": particles[order], "location/micrograph_path": [f"J0/m{i}.mrc" for i in order],
+                      "location/center_x_frac": rng.uniform(size=30).astype("f4")})
+    (tmp_path / "csdat/J1").mkdir(parents=True)
+    stream.save(str(tmp_path / "csdat/J1/J1_passthrough_particles.cs"), format=CSDAT_FORMAT)
+    root = _one_job_project(tmp_path / "csdat", {"uid": particles}, "J1/J1_passthrough_particles.cs",
+                            passthrough_prefixes=("location",))
+    project = load_project(unchanged(root))
+    report = run_export(project, EditSession(project, "J2").input("particles"), tmp_path / "out", "mixed")
+    out = np.load(report.cs_path)
+    assert out["uid"].tolist() == particles.tolist()
+    expected = {int(u): p for u, p in zip(stream["uid"], stream["location/micrograph_path"])}
+    assert [p.decode() for p in out["location/micrograph_path"]] == [expected[int(u)] for u in out["uid"]]
 
 
 # --- real data: --paths absolute -----------------------------------------------------------------

@@ -10,7 +10,7 @@ CORE_MODULES = [
     "tui.core.errors", "tui.core.refs", "tui.core.model", "tui.core.jobdoc", "tui.core.project",
     "tui.core.session", "tui.core.views", "tui.core.csfile", "tui.core.docgen", "tui.core.demo",
     "tui.core.atomic", "tui.core.config", "tui.core.journal", "tui.core.commands", "tui.core.plans",
-    "tui.core.operations", "tui.core.apply", "tui.core.script",
+    "tui.core.operations", "tui.core.apply", "tui.core.script", "tui.core.export",
 ]
 
 

@@ -257,6 +257,22 @@ def cmd_apply(options: argparse.Namespace) -> int:
     return EXIT_OK if report.ok else EXIT_DATA
 
 
+def cmd_export(options: argparse.Namespace) -> int:
+    from .core.export import check_destination, default_name, plan_export, prepare_export
+
+    session = _session(options.project, options.job, options.set, options.plan)
+    group = session.input(options.input)
+    name = options.name or default_name(session.target.uid, group.name)
+    out, stem = check_destination(session.project, options.out, name, force=options.force)
+    plan = plan_export(session.project, group, connection=options.connection, target=session.target.uid)
+    prepared = prepare_export(session.project, plan)  # reports rows kept and dropped before writing
+    for line in prepared.report.lines():
+        print(line, file=sys.stderr)
+    report = prepared.write(out, stem, paths=options.paths, force=options.force)
+    print(f"wrote {report.cs_path} and {report.csg_path} ({report.rows} rows)")
+    return EXIT_OK
+
+
 def _open_ui(args: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="csrebind",
@@ -330,6 +346,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="plan file to write (JSON)")
     p.add_argument("--script", help="also write a Python script that applies it with cryosparc-tools")
     p.add_argument("--force", action="store_true", help="replace existing files")
+
+    p = command("export", cmd_export, "write one input of JOB, as CryoSPARC would load it, as NAME.cs + NAME.csg")
+    p.add_argument("project")
+    p.add_argument("job", help="the target job, e.g. J12")
+    p.add_argument("input", help="the input to export, e.g. particles")
+    p.add_argument("--connection", type=int, help="export only connection N (default: all, stacked)")
+    p.add_argument("--set", action="append", default=[], metavar="SLOT=REF",
+                   help="bind a slot first, e.g. particles.0.blob=J5.particles.blob.F (repeatable)")
+    p.add_argument("--plan", help="start from a saved plan")
+    p.add_argument("--out", required=True, help="output folder (outside the project directory)")
+    p.add_argument("--name", help="file name stem (default: JOB_INPUT_rebound)")
+    p.add_argument("--paths", choices=["keep", "absolute"], default="keep",
+                   help="absolute: rewrite blob/path, location/micrograph_path... to absolute paths")
+    p.add_argument("--force", action="store_true", help="replace an existing NAME.cs / NAME.csg")
 
     p = command("apply", cmd_apply, "apply a saved plan to a running CryoSPARC through cryosparc-tools")
     p.add_argument("plan", help="plan file (csrebind plan / :write plan)")

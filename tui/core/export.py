@@ -15,12 +15,13 @@ Three steps, each usable alone (the UI shows the report before anything is writt
 ``prepare_export``  reads the ``uid`` columns and joins them: rows kept and dropped per file.
 ``PreparedExport.write`` / ``run_export``  streams the rows out and writes the ``.csg``.
 
-Speed and memory: sources are never loaded whole. ``uid`` columns are read in blocks with
-plain reads (page cache, not resident memory), the join is numpy sorting/searching on uint64
-uids, and the output is produced in row chunks: for each chunk every source is read block by
-block and only the needed rows are copied, as contiguous byte runs, into the chunk, which is
-then appended to the temporary output file. Peak memory is one output chunk plus a few index
-arrays, whatever the size of the files.
+Speed and memory: sources are never loaded whole. Files are read through short-lived
+memory-mapped windows (nothing copied, only touched rows read, each window unmapped after use),
+the join is numpy sorting and searching on uint64 uids (no per-row Python), and the output is
+produced in row chunks: for each chunk every source is scanned window by window and only the
+needed rows are copied, as contiguous byte runs, into the chunk, which a writer thread appends
+to the temporary output file while the next chunk is filled. Peak memory is two output chunks
+plus a few index arrays (8-16 bytes per source row), whatever the width of the files.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import mmap
 import os
 import queue
 import threading
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -44,10 +46,8 @@ from numpy.lib import format as npformat
 from .atomic import atomic_output
 from .csfile import CsHeader, load as load_cs, read_header
 from .errors import CsFileError, CsRebindError, ExportError, RefError
-from .jobdoc import load_json_bytes
 from .model import Binding, Connection, InputGroup
 from .project import Project
-from .refs import ResultRef
 
 PathMode = Literal["keep", "absolute"]
 PATH_MODES: tuple[str, ...] = ("keep", "absolute")
@@ -58,7 +58,7 @@ Progress = Callable[[int, int], None]  # (rows written, rows in total)
 # more than MAX_PASSES passes over their sources.
 CHUNK_BYTES = 128 * 2**20
 MAX_PASSES = 8
-BLOCK_BYTES = 8 * 2**20  # read size when scanning a source file
+BLOCK_BYTES = 8 * 2**20  # size of the memory-mapped window when scanning a source file
 ALIGNMENT_DTYPES = ("alignments2D", "alignments3D")
 
 
@@ -81,6 +81,7 @@ class SourcePlan:
     columns: tuple[Column, ...]
     provides: tuple[str, ...]  # human-readable: "blob ← J5.particles.blob.F"
     order_only: bool = False  # read only for its uid order (contributes no columns, drops no rows)
+    table: np.ndarray | None = field(default=None, repr=False, compare=False)  # decoded CSDAT file
 
     @property
     def rows(self) -> int:
@@ -138,7 +139,7 @@ def plan_export(
         raise ExportError(
             f"input {group.name} has no connection {connection}; it has connections 0–{len(group.connections) - 1}"
         )
-    headers: dict[Path, CsHeader] = {}
+    headers: dict[Path, _Header] = {}
     plans: list[ConnectionPlan] = []
     layouts: list[list[tuple[str, np.dtype]]] = []
     types: dict[str, str] = {}
@@ -167,7 +168,7 @@ def plan_export(
 
 
 def _plan_connection(
-    project: Project, group: InputGroup, index: int, conn: Connection, headers: dict[Path, CsHeader]
+    project: Project, group: InputGroup, index: int, conn: Connection, headers: dict[Path, _Header]
 ) -> tuple[ConnectionPlan, list[tuple[str, np.dtype]], dict[str, str]]:
     where = f"{group.name}.{index}"
     empty = [s.name for s in group.slots if s.required and conn.binding(s.name) is None]
@@ -189,7 +190,7 @@ def _plan_connection(
             if binding.passthrough:
                 notes.append(f"{where}: passthrough {binding.ref} not used: slot {prefix} is bound explicitly")
             continue
-        metafile, header, dtype_name = _resolve(project, binding, where, headers)
+        metafile, path, header, dtype_name = _resolve(project, binding, where, headers)
         fields = header.fields_of(binding.ref.result)
         if not fields:
             present = ", ".join(header.prefixes) or "none"
@@ -198,7 +199,7 @@ def _plan_connection(
                 f"(its prefixes: {present}); the job document and the file disagree"
             )
         taken.add(prefix)
-        entry = files.setdefault(header_path(header), {"metafile": metafile, "columns": [], "provides": []})
+        entry = files.setdefault(path, {"metafile": metafile, "columns": [], "provides": []})
         for name in fields:
             out = prefix + name[len(binding.ref.result):]
             entry["columns"].append(Column(name, out))
@@ -220,22 +221,19 @@ def _plan_connection(
     primary = order if not files[paths[order]].get("order_only") else 0
     files[paths[primary]]["columns"].insert(0, Column("uid", "uid"))
     sources = tuple(
-        SourcePlan(path, entry["metafile"], headers[path], tuple(entry["columns"]), tuple(entry["provides"]),
-                   bool(entry.get("order_only")))
+        SourcePlan(path, entry["metafile"], headers[path][0], tuple(entry["columns"]), tuple(entry["provides"]),
+                   bool(entry.get("order_only")), headers[path][1])
         for path, entry in files.items()
     )
     plan = ConnectionPlan(index, conn.job, conn.output, sources, order, primary, tuple(notes))
     return plan, layout, types
 
 
-def header_path(header: CsHeader) -> Path:
-    return Path(header.path)
-
-
 def _resolve(
-    project: Project, binding: Binding, where: str, headers: dict[Path, CsHeader]
-) -> tuple[str, CsHeader, str]:
-    """Metafile, header and result dtype of one binding, or an ExportError saying what is missing."""
+    project: Project, binding: Binding, where: str, headers: dict[Path, _Header]
+) -> tuple[str, Path, CsHeader, str]:
+    """Metafile, its path, header and the result dtype of one binding, or an ExportError
+    saying what is missing."""
     try:
         result = project.result(binding.ref)
         resolved = result.resolve(binding.ref.version)
@@ -244,18 +242,31 @@ def _resolve(
     path = project.absolute(resolved.metafile)
     if path not in headers:
         try:
-            headers[path] = read_header(path)
+            headers[path] = _read_header(path)
         except CsFileError as exc:
             missing = "" if path.exists() else " (missing: the job was cleared or its files moved)"
             raise ExportError(
                 f"{where}.{binding.slot or binding.ref.result}: metafile {resolved.metafile} of {binding.ref} "
                 f"cannot be read{missing}: {exc.problem}"
             ) from None
-    return resolved.metafile, headers[path], result.dtype
+    return resolved.metafile, path, headers[path][0], result.dtype
+
+
+_Header = tuple[CsHeader, "np.ndarray | None"]
+
+
+def _read_header(path: Path) -> _Header:
+    """The header of a source; a CSDAT file (cryosparc-tools' stream format, which CryoSPARC jobs
+    do not write) is decoded whole here, because only its data tell how wide its strings are."""
+    header = read_header(path)
+    if header.format == "numpy":
+        return header, None
+    table = load_cs(path)
+    return CsHeader(header.path, header.format, len(table), table.dtype, None), table
 
 
 def _order_file(
-    project: Project, conn: Connection, where: str, headers: dict[Path, CsHeader]
+    project: Project, conn: Connection, where: str, headers: dict[Path, _Header]
 ) -> tuple[Path | None, str, str | None]:
     """The final metafile of the first non-passthrough result of the connection's source
     output: the export keeps its row order. None (and a note) when it cannot be read."""
@@ -270,7 +281,7 @@ def _order_file(
     path = project.absolute(metafile)
     if path not in headers:
         try:
-            headers[path] = read_header(path)
+            headers[path] = _read_header(path)
         except CsFileError as exc:
             return None, "", f"{where}: {metafile} (row order of {conn.job}.{conn.output}) unreadable ({exc.problem}); rows follow the first bound file"
     return path, metafile, None
@@ -340,13 +351,9 @@ def _cryosparc_version(project: Project, target: str | None, chosen: list[tuple[
     """
     uids = ([target] if target else []) + [c.job for _, c in chosen]
     for uid in dict.fromkeys(uids):
-        try:  # re-read the small document: the model keeps no raw fields
-            document = load_json_bytes((project.path / uid / "job.json").read_bytes())
-        except (OSError, ValueError):
-            continue
-        version = document.get("version") if isinstance(document, dict) else None
-        if isinstance(version, str) and version.strip():
-            return version.strip()
+        job = project.jobs.get(uid)
+        if job is not None and job.version:
+            return job.version
     from .. import __version__
 
     return f"csrebind-{__version__}"
@@ -443,15 +450,12 @@ def prepare_export(project: Project, plan: ExportPlan) -> PreparedExport:
     sources: list[SourceReport] = []
     warnings: list[str] = []
     psizes: dict[str, list[float]] = {}
-    try:
-        for conn in plan.connections:
-            join = _join_connection(conn, plan, psizes)
-            joined.append(join)
-            warnings.extend(join.warnings)
-            for src in conn.sources:
-                sources.append(SourceReport(conn.index, src.metafile, src.rows, join.count, src.provides, src.order_only))
-    finally:
-        _CSDAT_CACHE.clear()
+    for conn in plan.connections:
+        join = _join_connection(conn, plan, psizes)
+        joined.append(join)
+        warnings.extend(join.warnings)
+        for src in conn.sources:
+            sources.append(SourceReport(conn.index, src.metafile, src.rows, join.count, src.provides, src.order_only))
     warnings.extend(_lineage_warnings(plan))
     warnings.extend(_psize_warnings(plan, psizes))
     repeated = _repeated_uids(joined)
@@ -513,7 +517,7 @@ def _join_connection(conn: ConnectionPlan, plan: ExportPlan, psizes: dict[str, l
     del maps
     out_uids = u_primary[kept]
     if len(kept) == 0:
-        raise ExportError(_no_rows_message(conn, primary, overlaps, plan))
+        raise ExportError(_no_rows_message(conn, primary, overlaps))
     warnings = []
     order_source = conn.sources[conn.order]
     if order_source.order_only:
@@ -572,8 +576,7 @@ def _order_by(order_source: SourcePlan, uids: np.ndarray) -> tuple[np.ndarray, i
     return np.argsort(rank, kind="stable"), len(rows)
 
 
-def _no_rows_message(conn: ConnectionPlan, primary: SourcePlan, overlaps: list[tuple[SourcePlan, int]],
-                     plan: ExportPlan) -> str:
+def _no_rows_message(conn: ConnectionPlan, primary: SourcePlan, overlaps: list[tuple[SourcePlan, int]]) -> str:
     disjoint = [src for src, count in overlaps if count == 0]
     lines = [f"{conn.label}: no rows left after joining on uid, nothing written."]
     for src, count in overlaps:
@@ -657,20 +660,16 @@ def _span(values: list[float]) -> str:
 def _psize_text(prefix: str, blob: list[float], align: list[float]) -> str:
     """Explain how the shifts relate when the new images have another pixel size; values stay unchanged."""
     text = (
-        f"pixel sizes differ: blob/psize_A is {_span(blob)} but {prefix}/psize_A is {_span(align)}. "
-        f"Values are exported unchanged. {prefix}/shift is in pixels of the images the poses were found on "
-        f"(shift in Å = shift × {prefix}/psize_A), not in pixels of the new images"
+        f"pixel sizes differ: blob/psize_A {_span(blob)}, {prefix}/psize_A {_span(align)}; values exported unchanged. "
+        f"{prefix}/shift is in pixels of the images the poses were found on"
     )
     if math.isclose(blob[0], blob[1], rel_tol=1e-6) and math.isclose(align[0], align[1], rel_tol=1e-6) and blob[0]:
-        ratio = align[0] / blob[0]
-        text += f": to use them with the new images multiply {prefix}/shift by psize_align/psize_blob = {align[0]:.4f}/{blob[0]:.4f} = {ratio:.4f}"
+        factor = f"{align[0]:.4f}/{blob[0]:.4f} = {align[0] / blob[0]:.4f}"
+        text += f": for the new images multiply {prefix}/shift by {factor}"
     else:
-        text += f": to use them with the new images multiply {prefix}/shift by {prefix}/psize_A / blob/psize_A row by row"
-    return text + (
-        f". {prefix}/psize_A is kept so a reader can convert: CryoSPARC's guide swaps in full-size blobs this way "
-        "(Extract From Micrographs, Low Level Results Interface), but tools that read shifts as blob pixels "
-        "(e.g. .star converters) need the rescaled values"
-    )
+        text += f": for the new images multiply {prefix}/shift by {prefix}/psize_A / blob/psize_A, row by row"
+    # Whether CryoSPARC itself rescales via the kept psize_A is not confirmed from public code.
+    return text + f" ({prefix}/psize_A is kept; tools that read shifts as blob pixels, e.g. .star converters, need it)"
 
 
 # reading source files -------------------------------------------------------------------------
@@ -701,10 +700,9 @@ def _blocks(src: SourcePlan, start: int, stop: int, ranges: list[tuple[int, int]
     the block, so the process never holds more than two windows of any file (cryosparc-tools
     PR #93 remaps for the same reason)."""
     header = src.header
-    if header.format != "numpy":  # CSDAT (cryosparc-tools stream format): decoded whole, once
-        table = _csdat_table(src)
+    if src.table is not None:  # CSDAT, decoded when planned
         for first, end in ranges or [(start, stop)]:
-            yield first, table[first:end]
+            yield first, src.table[first:end]
         return
     itemsize = header.dtype.itemsize
     block_rows = max(1, BLOCK_BYTES // max(itemsize, 1))
@@ -726,23 +724,6 @@ def _blocks(src: SourcePlan, start: int, stop: int, ranges: list[tuple[int, int]
                     row += count
     except (OSError, ValueError) as exc:
         raise ExportError(f"{src.metafile}: cannot read ({getattr(exc, 'strerror', None) or exc}); nothing written") from None
-
-
-_CSDAT_CACHE: dict[str, np.ndarray] = {}  # decoded CSDAT sources, for one prepare or write only
-_CSDAT_LOCK = threading.Lock()
-
-
-def _csdat_table(src: SourcePlan) -> np.ndarray:
-    """A CSDAT source (never written by CryoSPARC jobs, but readable) decoded once per operation."""
-    names = sorted({c.source for c in src.columns} | {"uid"})
-    key = f"{src.header.path}|{','.join(names)}"
-    with _CSDAT_LOCK:
-        if key not in _CSDAT_CACHE:
-            try:
-                _CSDAT_CACHE[key] = load_cs(src.header.path, fields=names)
-            except CsFileError as exc:
-                raise ExportError(f"{src.metafile}: {exc.problem}") from None
-        return _CSDAT_CACHE[key]
 
 
 # --- writing -------------------------------------------------------------------------------------
@@ -772,7 +753,7 @@ def check_destination(project: Project, out_dir: str | os.PathLike, name: str, *
     out = Path(out_dir).expanduser()
     resolved = _real(out)
     project_dir = _real(project.path)
-    if resolved == project_dir:
+    if resolved == project_dir or project_dir in resolved.parents:
         suggestion = project_dir.parent / f"{project_dir.name}-csrebind"
         raise ExportError(
             f"{out}: inside the CryoSPARC project directory {project_dir}; csrebind never writes inside "
@@ -862,8 +843,6 @@ def _write(prepared: PreparedExport, out_dir: str | os.PathLike, name: str, *, p
     except BaseException:
         _remove_dirs(created)
         raise
-    finally:
-        _CSDAT_CACHE.clear()
     report = prepared.report
     report.cs_path, report.csg_path = cs_path, csg_path
     report.bytes_written = cs_path.stat().st_size
@@ -896,7 +875,9 @@ def _write_header(handle: BinaryIO, dtype: np.dtype, rows: int) -> None:
     try:
         npformat.write_array_header_1_0(handle, header)
     except ValueError:  # more than 64 KiB of header (hundreds of columns): format 2.0
-        npformat.write_array_header_2_0(handle, header)
+        with warnings.catch_warnings():  # numpy notes that readers need numpy >= 1.9
+            warnings.simplefilter("ignore", UserWarning)
+            npformat.write_array_header_2_0(handle, header)
 
 
 def _write_chunk(handle: BinaryIO, chunk: np.ndarray) -> None:

@@ -100,6 +100,7 @@ def job_from_document(uid: str, document: Any, raw: bytes | None = None) -> Job:
         children=_uids(document.get("children")),
         workspaces=_uids(document.get("workspace_uids")),
         schema=schema,
+        version=_text(document.get("version")).strip(),
         _raw=raw if raw is not None else orjson.dumps(document),
     )
 

@@ -197,6 +197,7 @@ class Job:
     children: tuple[str, ...] = ()
     workspaces: tuple[str, ...] = ()
     schema: str | None = None  # "v4" or "v5"; None for a broken job
+    version: str = ""  # the CryoSPARC version recorded in the document (e.g. "v4.7.1")
     error: str | None = None  # one-line reason when the job document cannot be used
     # The job.json bytes, parsed again only when inputs/outputs are first needed: keeping the
     # parsed documents of thousands of jobs alive would make every garbage collection crawl.
