@@ -36,12 +36,16 @@ def status_text(screen) -> str:
     return str(screen.status.render())
 
 
-async def command(pilot, text: str):
+async def command(pilot, text: str, typed: bool = False):
+    """Open the : line, enter ``text`` (typed key by key, or pasted as a whole), press enter."""
     await pilot.press("colon")
     await pilot.pause()
     assert isinstance(pilot.app.screen, CommandLine)
-    for character in text:
-        await pilot.press(character if character != " " else "space")
+    if typed:
+        for character in text:
+            await pilot.press(character if character != " " else "space")
+    else:
+        pilot.app.screen.query_one("#command-input").value = text
     await pilot.press("enter")
     await settle(pilot)
 
@@ -280,9 +284,9 @@ async def test_command_line(demo_project):
     app = make_app(demo_project)
     async with app.run_test(size=SIZE) as pilot:
         screen = await ready(pilot)
-        await command(pilot, "yank J5.particles.blob.F")
+        await command(pilot, "yank J5.particles.blob.F", typed=True)
         assert screen.register == ResultRef("J5", "particles", "blob", "F")
-        await command(pilot, "put particles.0.blob")
+        await command(pilot, "put particles.0.blob", typed=True)
         assert bound(screen, "particles.0.blob") == "J5.particles.blob.F"
         await command(pilot, "clear particles.0.ctf")
         assert bound(screen, "particles.0.ctf") is None
@@ -417,3 +421,77 @@ async def test_small_terminal(demo_project, size):
         await pilot.pause()
         assert screen.inputs.region.width >= 36  # the focused pane takes the room
         assert screen.jobs_pane.region.width < 36
+
+
+async def test_write_menu_and_export_route(demo_project, tmp_path):
+    import numpy as np
+
+    from tui.ui.screens.dialogs import WriteMenu
+
+    app = make_app(demo_project)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        await command(pilot, "yank J5.particles.blob")
+        await command(pilot, "put particles.0.blob")
+        await pilot.press("w")
+        await pilot.pause()
+        assert isinstance(app.screen, WriteMenu)
+        await pilot.press("enter")  # export, the first route
+        await pilot.pause()
+        assert isinstance(app.screen, CommandLine)
+        proposed = app.screen.query_one("#command-input").value
+        assert proposed.startswith("write export ") and proposed.endswith(" J12_particles_rebound")
+        assert f"{demo_project.name}-csrebind" in proposed  # beside the project, not inside it
+        await pilot.press("escape")
+        out = tmp_path / "exports"
+        await command(pilot, f"write export {out} brief")
+        await settle(pilot)
+        assert isinstance(app.screen, Confirm)
+        assert "1000 kept, 500 dropped" in app.screen.details
+        await pilot.press("y")
+        await settle(pilot)
+        data = np.load(out / "brief.cs")
+        assert len(data) == 1000 and (data["blob/shape"] == 452).all()
+        assert (out / "brief.csg").exists()
+        assert "exported 1,000 rows" in status_text(screen)
+        assert screen.unsaved_targets() == []
+
+
+async def test_write_export_refuses_the_project_folder(demo_project):
+    app = make_app(demo_project)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        await command(pilot, f"write export {demo_project / 'exports'}")
+        await settle(pilot)
+        assert "inside the CryoSPARC project directory" in status_text(screen)
+        assert not (demo_project / "exports").exists()
+
+
+async def test_write_script_and_apply_routes(demo_project, tmp_path, monkeypatch):
+    import tui.core.apply as apply_module
+    from test_apply import FakeServer, server_inputs
+    from tui.ui.screens.dialogs import Message
+
+    app = make_app(demo_project)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        await command(pilot, "yank J9.particles.alignments3D.3")
+        await command(pilot, "put particles.0.alignments3D")
+        await command(pilot, f"write script {tmp_path / 'apply.py'}")
+        await settle(pilot)
+        script = (tmp_path / "apply.py").read_text()
+        assert "source_version=3" in script
+        server = FakeServer(inputs=server_inputs(screen.session.loaded))
+        monkeypatch.setattr(apply_module, "default_client_factory", server.factory)
+        await command(pilot, "write apply")
+        await settle(pilot)
+        assert isinstance(app.screen, Confirm) and "connect J9.particles.alignments3D.3" in app.screen.details
+        await pilot.press("y")
+        await settle(pilot)
+        assert isinstance(app.screen, Message) and app.screen.title_text == "Applied"
+        assert [name for name, _ in server.calls] == ["connect_result"]
+        assert server.calls[0][1]["source_version"] == 3 and server.calls[0][1]["slot"] == "alignments3D"
+        await pilot.press("escape")
+        await command(pilot, "target J9")
+        await command(pilot, "write apply")
+        assert "only a job in building status" in status_text(screen)

@@ -213,18 +213,13 @@ def _report_changes(session) -> None:
 
 
 def cmd_plan(options: argparse.Namespace) -> int:
-    from .core.atomic import write_text_atomic
-    from .core.operations import operations
-    from .core.plans import write_plan
-    from .core.script import render_script
+    from .core.plans import write_plan, write_script
 
     session = _session(options.project, options.job, options.set, options.plan)
     _report_changes(session)
-    written = write_plan(session, Path(options.out), overwrite=options.force)
-    print(f"plan written to {written}")
+    print(f"plan written to {write_plan(session, Path(options.out), overwrite=options.force)}")
     if options.script:
-        text = render_script(session.to_plan(), operations(session.loaded, session.inputs))
-        print(f"script written to {write_text_atomic(options.script, text, overwrite=options.force)}")
+        print(f"script written to {write_script(session, Path(options.script), overwrite=options.force)}")
     return EXIT_OK
 
 

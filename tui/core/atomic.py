@@ -56,6 +56,3 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes, *, overwrite: bool 
         stream.write(data)
     return Path(path)
 
-
-def write_text_atomic(path: str | os.PathLike, text: str, *, overwrite: bool = False) -> Path:
-    return write_bytes_atomic(path, text.encode("utf-8"), overwrite=overwrite)

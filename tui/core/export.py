@@ -47,7 +47,7 @@ from .atomic import atomic_output
 from .csfile import CsHeader, load as load_cs, read_header
 from .errors import CsFileError, CsRebindError, ExportError, RefError
 from .model import Binding, Connection, InputGroup
-from .project import Project
+from .project import Project, check_outside_project
 
 PathMode = Literal["keep", "absolute"]
 PATH_MODES: tuple[str, ...] = ("keep", "absolute")
@@ -751,15 +751,7 @@ def check_destination(project: Project, out_dir: str | os.PathLike, name: str, *
     a plain file name, and no existing NAME.cs / NAME.csg unless ``force``."""
     stem = _stem(name)
     out = Path(out_dir).expanduser()
-    resolved = _real(out)
-    project_dir = _real(project.path)
-    if resolved == project_dir or project_dir in resolved.parents:
-        suggestion = project_dir.parent / f"{project_dir.name}-csrebind"
-        raise ExportError(
-            f"{out}: inside the CryoSPARC project directory {project_dir}; csrebind never writes inside "
-            f"CryoSPARC's own files (job folders, exports/ or the project root). Choose a folder outside the "
-            f"project, e.g. {suggestion}, then import the .csg there with Import Result Group"
-        )
+    check_outside_project(project.path, out, ExportError)
     if out.exists() and not out.is_dir():
         raise ExportError(f"{out}: exists and is not a folder; give a folder for the export")
     if not force:
@@ -781,19 +773,6 @@ def _stem(name: str) -> str:
     if not stem or stem in (".", "..") or "/" in stem or os.sep in stem or "\0" in stem or stem.startswith("."):
         raise ExportError(f"{name!r} is not a usable export name; give a plain file name such as J12_particles_rebound")
     return stem
-
-
-def _real(path: Path) -> Path:
-    """Symlinks resolved, also for a folder that does not exist yet (its nearest existing ancestor)."""
-    path = Path(os.path.abspath(path))
-    tail: list[str] = []
-    while not path.exists() and path.parent != path:
-        tail.append(path.name)
-        path = path.parent
-    real = Path(os.path.realpath(path))
-    for part in reversed(tail):
-        real = real / part
-    return real
 
 
 def _write(prepared: PreparedExport, out_dir: str | os.PathLike, name: str, *, paths: PathMode, force: bool,

@@ -1,4 +1,5 @@
-"""Saving and reading plans (the edit session as versioned JSON)."""
+"""Saving and reading plans (the edit session as versioned JSON), and the cryosparc-tools
+script that applies one. Both are written beside the project, never inside it."""
 
 from __future__ import annotations
 
@@ -9,12 +10,28 @@ import orjson
 
 from .atomic import write_bytes_atomic
 from .errors import PlanError
+from .operations import operations
+from .project import check_outside_project
+from .script import render_script
 from .session import EditSession
+
+
+def _output_path(session: EditSession, path: Path) -> Path:
+    target = Path(path).expanduser()
+    check_outside_project(session.project.path, target, PlanError)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return target
 
 
 def write_plan(session: EditSession, path: Path, *, overwrite: bool = False) -> Path:
     data = orjson.dumps(session.to_plan(), option=orjson.OPT_INDENT_2) + b"\n"
-    return write_bytes_atomic(path, data, overwrite=overwrite)
+    return write_bytes_atomic(_output_path(session, path), data, overwrite=overwrite)
+
+
+def write_script(session: EditSession, path: Path, *, overwrite: bool = False) -> Path:
+    """A commented Python script that applies the session with cryosparc-tools."""
+    text = render_script(session.to_plan(), operations(session.loaded, session.inputs))
+    return write_bytes_atomic(_output_path(session, path), text.encode("utf-8"), overwrite=overwrite)
 
 
 def read_plan(path: Path) -> dict[str, Any]:

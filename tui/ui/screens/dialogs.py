@@ -6,9 +6,9 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Input, Label, OptionList
+from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from ...core.commands import COMMAND_SPECS
@@ -17,17 +17,23 @@ from ...core.refs import FINAL, Version
 
 
 class Confirm(ModalScreen[bool]):
+    """A yes/no question, optionally with details to read first (e.g. an export's row report)."""
+
     BINDINGS = [
         Binding("y", "answer(True)", "Yes", id="confirm-yes"),
         Binding("n,escape", "answer(False)", "No", id="confirm-no"),
     ]
 
-    def __init__(self, question: str) -> None:
+    def __init__(self, question: str, details: str = "") -> None:
         super().__init__()
         self.question = question
+        self.details = details
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
+            if self.details:
+                with VerticalScroll(id="details-text"):
+                    yield Static(Text(self.details))
             yield Label(self.question, id="question")
             yield Label("[b]y[/b] yes   [b]n[/b] no", id="answers")
 
@@ -101,6 +107,61 @@ class CommandLine(ModalScreen[str | None]):
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
         self.dismiss(event.value)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class Message(ModalScreen[None]):
+    """Text to read (a report), closed with enter or esc."""
+
+    BINDINGS = [Binding("escape,enter,q", "close", "Close", id="message-close")]
+
+    def __init__(self, title: str, text: str) -> None:
+        super().__init__()
+        self.title_text = title
+        self.text = text
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Label(self.title_text, id="message-title")
+            with VerticalScroll(id="details-text"):
+                yield Static(Text(self.text))
+            yield Label("enter or esc closes", id="answers")
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+WRITE_ROUTES = (
+    ("export", "export  merged NAME.cs + NAME.csg of one input, for Import Result Group, pyem, cryoDRGN"),
+    ("plan", "plan    the edits as JSON (reopen with csrebind PROJECT --plan FILE, or csrebind apply)"),
+    ("script", "script  a commented cryosparc-tools script that applies the edits"),
+    ("apply", "apply   the edits to the running CryoSPARC now (target must be building)"),
+)
+
+
+class WriteMenu(ModalScreen[str | None]):
+    """Pick how to write the rebinding out; the chosen route opens the : line, filled in."""
+
+    BINDINGS = [Binding("escape,q", "cancel", "Cancel", id="write-cancel")]
+
+    def __init__(self, heading: str) -> None:
+        super().__init__()
+        self.heading = heading
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Label(self.heading, id="write-title")
+            yield OptionList(*[Option(text, id=route) for route, text in WRITE_ROUTES], id="routes")
+            yield Label("enter choose · esc cancel", id="answers")
+
+    def on_mount(self) -> None:
+        self.query_one(OptionList).focus()
+
+    @on(OptionList.OptionSelected)
+    def _chosen(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

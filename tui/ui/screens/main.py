@@ -371,6 +371,27 @@ class MainScreen(Screen):
         except CsRebindError as exc:
             self.say(str(exc), error=True)
 
+    def _require_session_or_say(self) -> EditSession | None:
+        try:
+            return self._require_session()
+        except CsRebindError as exc:
+            self.say(str(exc), error=True)
+            return None
+
+    def export_input_name(self) -> str:
+        """The input to export: the one under the cursor, else the first with edits, else the first."""
+        session = self._require_session()
+        row = self.inputs.current_row
+        name = getattr(row, "input", None) or getattr(getattr(row, "address", None), "input", None)
+        if name:
+            return name
+        changed = [c.address.split(".", 1)[0] for c in session.changes()]
+        if changed:
+            return changed[0]
+        if not session.inputs:
+            raise CsRebindError(f"{session.target.uid} has no inputs to export")
+        return session.inputs[0].name
+
     def _require_session(self) -> EditSession:
         session = self.session
         if session is None:
