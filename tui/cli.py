@@ -182,7 +182,9 @@ def cmd_demo(options: argparse.Namespace) -> int:
     if options.directory is not None:
         print(f"demo project ({options.schema}) written to {path}")
         return EXIT_OK
-    return _open_ui([str(path)])
+    code = _open_ui([str(path)])
+    print(f"the demo project is in {path} (csrebind {path} opens it again)", file=sys.stderr)
+    return code
 
 
 def _session(project_dir: str, job: str, sets: list[str], plan_file: str | None):
