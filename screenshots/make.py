@@ -23,7 +23,7 @@ SIZE = (120, 34)
 
 async def loaded(pilot):
     screen = pilot.app.main_screen
-    while screen.project is None:
+    while not screen.loaded:
         await pilot.pause(0.01)
     await pilot.app.workers.wait_for_complete()
     await pilot.pause()

@@ -3,8 +3,9 @@
     python tests/bench_ui.py [--jobs 5000] [--presses 40]
 
 Measures
-- first paint: from starting the app to the first frame that shows the populated job tree
-  (target ≤ 1 s), with the cost of reading the project reported separately;
+- first paint: from starting the app to the first frame that draws jobs in the job tree
+  (target ≤ 1 s; jobs are shown in batches as they are read), with the time until every job
+  is read and shown, and the cost of merely reading the project, reported separately;
 - key presses: the UI thread's work from a key to its repaint, for move (j), yank (y) and put
   (p) (target median ≤ 50 ms). This is CPU time of the thread running the app: Textual's test
   pilot sleeps between steps, so its wall time says more about the pilot than about the app
@@ -29,6 +30,7 @@ from projectgen import generate_project  # noqa: E402
 from tui.core.project import load_project  # noqa: E402
 from tui.core.refs import SlotAddress  # noqa: E402
 from tui.ui.app import make_app  # noqa: E402
+from tui.ui.widgets.jobs import JobTree  # noqa: E402
 
 
 WALL: dict[str, list[float]] = {}
@@ -42,15 +44,33 @@ async def repaint(pilot, key: str) -> float:
     return time.thread_time() - start_cpu
 
 
+def watch_first_paint() -> dict[str, float]:
+    """Record when the job tree first draws a line that shows a job (Textual calls render_line
+    for each visible line when it paints the widget)."""
+    seen: dict[str, float] = {}
+    original = JobTree.render_line
+
+    def render_line(self, y):
+        strip = original(self, y)
+        if "first" not in seen and self.root.children and strip.text.strip():
+            seen["first"] = time.perf_counter()
+        return strip
+
+    JobTree.render_line = render_line
+    return seen
+
+
 async def measure(project: Path, presses: int) -> dict[str, float | list[float]]:
+    painted = watch_first_paint()
     app = make_app(project)
     start = time.perf_counter()
     async with app.run_test(size=(120, 36)) as pilot:
         screen = app.main_screen
-        while not screen.jobs_pane.tree.root.children:
+        while not screen.loaded:
             await pilot.pause(0.005)
+        loaded = time.perf_counter() - start
         await pilot.pause()
-        first_paint = time.perf_counter() - start
+        first_paint = painted["first"] - start
         tree = screen.jobs_pane.tree
         tree.focus()
         await pilot.pause()
@@ -75,7 +95,7 @@ async def measure(project: Path, presses: int) -> dict[str, float | list[float]]
             await pilot.pause()
             puts.append(await repaint(pilot, "p"))
         assert len(session.changes()) == 0 and session.can_undo  # every put landed
-    return {"first_paint": first_paint, "idle": idle, "move": moves, "yank": yanks, "put": puts}
+    return {"first_paint": first_paint, "loaded": loaded, "idle": idle, "move": moves, "yank": yanks, "put": puts}
 
 
 def main() -> int:
@@ -94,6 +114,7 @@ def main() -> int:
     print(f"project: {options.jobs} jobs; reading them alone: {read_time * 1000:.0f} ms")
     print(f"first paint of the job tree: {figures['first_paint'] * 1000:.0f} ms (target <= 1000)"
           f"  {'PASS' if ok else 'FAIL'}")
+    print(f"every job read and shown, target chosen: {figures['loaded'] * 1000:.0f} ms")
     idle = statistics.median(figures["idle"])
     print(f"baseline, unbound key: median {idle * 1000:.1f} ms UI-thread time"
           f"   [pilot wall median {statistics.median(WALL['f12']) * 1000:.0f} ms]")

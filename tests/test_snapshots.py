@@ -25,7 +25,7 @@ def snapshot_demo(tmp_path, monkeypatch):
 
 async def _loaded(pilot):
     screen = pilot.app.main_screen
-    while screen.project is None:
+    while not screen.loaded:
         await pilot.pause(0.01)
     await pilot.app.workers.wait_for_complete()
     await pilot.pause()

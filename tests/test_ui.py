@@ -22,7 +22,7 @@ async def ready(pilot):
     for _ in range(200):
         await app.workers.wait_for_complete()
         await pilot.pause()
-        if app.main_screen.project is not None and not app.main_screen.workers:
+        if app.main_screen.loaded and not app.main_screen.workers:
             break
     return app.main_screen
 
@@ -252,7 +252,11 @@ async def test_workspace_grouping_and_repeats(demo_project):
         tree = screen.jobs_pane.tree
         labels = [str(n.label) for n in _walk(tree.root)]
         assert sum(label.startswith("J5 ") for label in labels) == 2  # J5 has two parents
-        assert [label.split(" ")[0] for label in labels if "↺" in label] == ["J9", "J11", "J5"]
+        assert sorted(label.split(" ")[0] for label in labels if "↺" in label) == ["J11", "J5", "J9"]
+        # A job sits under its first parent and repeats under the others: J5 (parents J3, J4).
+        j5 = tree.first_node["J5"]
+        assert j5.parent.data == "J3" and "↺" not in str(j5.label)
+        assert any(n.data == "J5" and "↺" in str(n.label) for n in tree.first_node["J4"].children)
         await pilot.press("1", "W")
         await settle(pilot)
         top = [str(n.label) for n in tree.root.children]

@@ -7,11 +7,12 @@ document cannot be used is kept as *broken* with a one-line reason; the rest sti
 
 from __future__ import annotations
 
+import heapq
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterator
 
 from .errors import ProjectError, RefError
 from .jobdoc import load_json_bytes, read_job
@@ -73,9 +74,6 @@ class Project:
         building = [j for j in self.jobs.values() if j.status == "building" and not j.broken]
         return max(building, key=lambda j: (j.created_at is not None, j.created_at or 0, j.number), default=None)
 
-    def roots(self) -> list[Job]:
-        return [j for j in self.jobs.values() if not [p for p in j.parents if p in self.jobs]]
-
 
 def real_path(path: str | os.PathLike) -> Path:
     """Symlinks resolved, also for a path that does not exist yet (via its nearest existing ancestor)."""
@@ -114,7 +112,8 @@ def is_project_dir(path: Path) -> bool:
     return (path / "project.json").is_file()
 
 
-def load_project(path: str | os.PathLike, progress: Progress | None = None) -> Project:
+def open_project(path: str | os.PathLike) -> Project:
+    """Check the directory and read project.json and workspaces.json; no jobs yet."""
     root = Path(path).expanduser()
     if not root.exists():
         raise ProjectError(f"{root}: no such directory")
@@ -129,10 +128,35 @@ def load_project(path: str | os.PathLike, progress: Progress | None = None) -> P
     project = Project(path=root, uid=root.name, title="", jobs={})
     _read_project_json(project)
     _read_workspaces(project)
-    for job in _read_jobs(root, job_dir_names(root), progress):
-        project.jobs[job.uid] = job
+    return project
+
+
+def read_job_batches(project: Project, first: int = 200, largest: int = 2000) -> Iterator[tuple[list[Job], int, int]]:
+    """Read the jobs in uid order as (jobs, done, total) batches. The caller adds them to
+    ``project.jobs`` (so a UI can show them as they arrive) and calls ``finish_loading``.
+    Batches start small, for a quick first screen, and double: each one costs the UI a pass
+    over everything shown so far, so doubling keeps the total linear."""
+    names = job_dir_names(project.path)
+    total, start, size = len(names), 0, first
+    while start < total:
+        batch = [read_job(project.path / name) for name in names[start:start + size]]
+        start += len(batch)
+        yield batch, start, total
+        size = min(size * 2, largest)
+
+
+def finish_loading(project: Project) -> Project:
     _link_children(project.jobs)
     return project
+
+
+def load_project(path: str | os.PathLike, progress: Progress | None = None) -> Project:
+    project = open_project(path)
+    for batch, done, total in read_job_batches(project):
+        project.jobs.update((job.uid, job) for job in batch)
+        if progress is not None:
+            progress(done, total)
+    return finish_loading(project)
 
 
 def job_dir_names(root: Path) -> list[str]:
@@ -142,13 +166,27 @@ def job_dir_names(root: Path) -> list[str]:
     return sorted(names, key=lambda n: int(n[1:]))
 
 
-def _read_jobs(root: Path, names: list[str], progress: Progress | None) -> Iterable[Job]:
-    total = len(names)
-    step = max(1, total // 20)
-    for done, name in enumerate(names, 1):
-        yield read_job(root / name)
-        if progress is not None and (done % step == 0 or done == total):
-            progress(done, total)
+def lineage_order(jobs: dict[str, Job]) -> list[Job]:
+    """Parents before children (uid order among the ready ones), so a tree can be built in one
+    pass; jobs caught in a cycle come last, in uid order."""
+    waiting = {uid: {p for p in job.parents if p in jobs and p != uid} for uid, job in jobs.items()}
+    children: dict[str, list[str]] = {}
+    for uid, parents in waiting.items():
+        for parent in parents:
+            children.setdefault(parent, []).append(uid)
+    ready = [(jobs[uid].number, uid) for uid, parents in waiting.items() if not parents]
+    heapq.heapify(ready)
+    ordered: list[Job] = []
+    while ready:
+        _, uid = heapq.heappop(ready)
+        ordered.append(jobs[uid])
+        for child in children.get(uid, ()):
+            waiting[child].discard(uid)
+            if not waiting[child]:
+                heapq.heappush(ready, (jobs[child].number, child))
+    placed = {job.uid for job in ordered}
+    ordered.extend(job for uid, job in jobs.items() if uid not in placed)
+    return ordered
 
 
 def _read_project_json(project: Project) -> None:

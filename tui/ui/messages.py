@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from ..core.model import OutputGroup, OutputResult
+from ..core.model import Job, OutputGroup, OutputResult
+from ..core.project import Project
 from ..core.refs import SlotAddress
 
 
@@ -37,6 +38,21 @@ class FilterDone(Message):
 
 
 @dataclass
-class LoadProgress(Message):
+class ProjectOpened(Message):
+    project: Project
+
+
+@dataclass
+class JobsRead(Message):
+    """A batch of jobs read from disk, in uid order."""
+
+    jobs: list[Job]
     done: int
     total: int
+
+
+@dataclass
+class ProjectRead(Message):
+    """Every job has been read; ``journal`` holds unsaved sessions from an earlier run."""
+
+    journal: list[dict]

@@ -18,11 +18,11 @@ from ...core.commands import Command, CommandError, parse_command
 from ...core.errors import CsRebindError
 from ...core.journal import clear_journal, load_journal, save_journal
 from ...core.model import OutputResult
-from ...core.project import Project, load_project
+from ...core.project import Project, finish_loading, open_project, read_job_batches
 from ...core.refs import FINAL, ResultRef, SlotAddress, Version, check_job_uid, parse_version
 from ...core.session import EditSession
 from ..keys import bindings
-from ..messages import FilterDone, JobHighlighted, LoadProgress, ResultHighlighted, SlotHighlighted
+from ..messages import FilterDone, JobHighlighted, JobsRead, ProjectOpened, ProjectRead, ResultHighlighted, SlotHighlighted
 from ..widgets.details import DetailsPane, details_text
 from ..widgets.inputs import InputsTree
 from ..widgets.jobs import JobsPane
@@ -53,6 +53,7 @@ class MainScreen(Screen):
         self.project_path = project_path
         self.initial_plan = plan
         self.project: Project | None = None
+        self.loaded = False  # every job read and the target chosen
         self.sessions: dict[str, EditSession] = {}
         self.saved_states: dict[str, tuple] = {}
         self.target: str | None = None
@@ -113,36 +114,50 @@ class MainScreen(Screen):
 
     @work(thread=True, exclusive=True, group="load")
     def load_project(self) -> None:
+        """Read the project in batches; each batch is shown as it arrives (post_message does not
+        wait for the UI thread, so reading is not slowed by drawing)."""
         worker = get_current_worker()
-
-        def progress(done: int, total: int) -> None:
-            # post_message does not wait for the UI thread, so reading is not slowed by it
-            if not worker.is_cancelled:
-                self.post_message(LoadProgress(done, total))
-
         try:
-            project = load_project(self.project_path, progress=progress)
+            project = open_project(self.project_path)
+            self.post_message(ProjectOpened(project))
+            for batch, done, total in read_job_batches(project):
+                if worker.is_cancelled:
+                    return
+                self.post_message(JobsRead(batch, done, total))
         except CsRebindError as exc:
             self.app.call_from_thread(self._load_failed, str(exc))
             return
-        journal = load_journal(project.path)
-        if not worker.is_cancelled:
-            self.app.call_from_thread(self._loaded, project, journal)
-
-    @on(LoadProgress)
-    def _progress(self, event: LoadProgress) -> None:
-        self.query_one("#loading", ProgressBar).update(total=event.total, progress=event.done)
+        self.post_message(ProjectRead(load_journal(project.path)))
 
     def _load_failed(self, message: str) -> None:
         self.app.exit(return_code=1, message=f"csrebind: {message}")
 
-    def _loaded(self, project: Project, journal: list[dict]) -> None:
-        self.project = project
-        self.query_one("#loading").display = False
-        self.jobs_pane.project = project
+    @on(ProjectOpened)
+    def _opened(self, event: ProjectOpened) -> None:
+        self.project = event.project
+        self.jobs_pane.project = event.project
+        self.jobs_pane.tree.reset()
+        self.jobs_pane.tree.focus()
+        self.jobs_pane.border_title = f"1 Jobs · {event.project.uid} · reading…"
+
+    @on(JobsRead)
+    def _jobs_read(self, event: JobsRead) -> None:
+        self.project.jobs.update((job.uid, job) for job in event.jobs)
         tree = self.jobs_pane.tree
-        tree.populate(project, self.by_workspace)
-        tree.focus()
+        first_batch = tree.cursor_node is None
+        tree.add_jobs(event.jobs)
+        if first_batch and tree.root.children:
+            tree.move_cursor_to_line(0)
+        self.query_one("#loading", ProgressBar).update(total=event.total, progress=event.done)
+        self.jobs_pane.border_title = f"1 Jobs · {self.project.uid} · {event.done}/{event.total}"
+
+    @on(ProjectRead)
+    def _loaded(self, event: ProjectRead) -> None:
+        project = finish_loading(self.project)
+        self.query_one("#loading").display = False
+        tree = self.jobs_pane.tree
+        if tree.needs_rebuild(project) or not tree.root.children:
+            tree.populate(project, self.by_workspace)
         building = project.most_recent_building()
         if building is not None:
             self.set_target(building.uid)
@@ -150,13 +165,14 @@ class MainScreen(Screen):
             self.refresh_inputs()
         if self.initial_plan is not None:
             self.open_plan(self.initial_plan)
-        elif journal:
-            self._offer_restore(journal)
+        elif event.journal:
+            self._offer_restore(event.journal)
         if not (self.target and tree.go_to(self.target)) and tree.root.children:
             tree.move_cursor_to_line(0)
         for warning in project.warnings:
             self.app.notify(warning, severity="warning", timeout=8)
         self.jobs_pane.border_title = f"1 Jobs · {project.uid} · {len(project.jobs)}"
+        self.loaded = True
 
     def _offer_restore(self, journal: list[dict]) -> None:
         targets = ", ".join(str(p.get("target")) for p in journal)

@@ -10,7 +10,7 @@ from textual.widgets import Input, OptionList, Tree
 from textual.widgets.option_list import Option
 
 from ...core.model import Job
-from ...core.project import Project
+from ...core.project import Project, lineage_order
 from ..messages import FilterDone, JobHighlighted
 from .pane import PaneTree
 
@@ -50,50 +50,55 @@ def job_matches(job: Job, query: str) -> bool:
 
 
 class JobTree(PaneTree[str]):
-    """Each job appears under each of its parents; later appearances are marked as repeats."""
+    """Each job sits under its first parent and appears again, marked as a repeat, under each
+    other parent. Jobs can be added as they are read, parents first."""
 
     def __init__(self, **kwargs) -> None:
         super().__init__("jobs", **kwargs)
         self.first_node: dict[str, object] = {}
+        self.missing_parents: set[str] = set()  # parents not shown yet when a child was added
 
-    def populate(self, project: Project, by_workspace: bool) -> None:
+    def reset(self) -> None:
         self.clear()
         self.first_node = {}
-        with self.bulk():
-            if by_workspace:
+        self.missing_parents = set()
+
+    def populate(self, project: Project, by_workspace: bool) -> None:
+        self.reset()
+        if by_workspace:
+            with self.bulk():
                 self._populate_workspaces(project)
-            else:
-                self._populate_lineage(project)
-
-    def _populate_lineage(self, project: Project) -> None:
-        jobs = project.jobs
-        placed: set[str] = set()
-        # Iterative depth-first walk: lineages can be thousands of jobs deep.
-        stack = [(self.root, uid) for uid in reversed([j.uid for j in project.roots()])]
-        while stack:
-            parent_node, uid = stack.pop()
-            self._place(parent_node, jobs[uid], placed, stack, jobs)
-        for uid, job in jobs.items():  # only cycles are left unplaced
-            if uid not in placed:
-                self._place(self.root, job, placed, stack, jobs)
-                while stack:
-                    parent_node, child = stack.pop()
-                    self._place(parent_node, jobs[child], placed, stack, jobs)
-
-    def _place(self, parent_node, job: Job, placed: set[str], stack: list, jobs: dict[str, Job]) -> None:
-        if job.uid in placed:
-            parent_node.add_leaf(job_label(job, repeat=True), data=job.uid)
-            return
-        placed.add(job.uid)
-        children = [c for c in job.children if c in jobs]
-        if children:
-            node = parent_node.add(job_label(job), data=job.uid, expand=True)
-            stack.extend((node, c) for c in sorted(children, key=lambda u: -jobs[u].number))
         else:
-            node = parent_node.add_leaf(job_label(job), data=job.uid)
-        self.first_node[job.uid] = node
+            self.add_jobs(lineage_order(project.jobs))
+
+    def add_jobs(self, jobs: list[Job]) -> None:
+        with self.bulk():
+            for job in jobs:
+                self._add(job)
+
+    def needs_rebuild(self, project: Project) -> bool:
+        """True when a job arrived before one of its parents (uid order is not lineage order)."""
+        return any(uid in project.jobs for uid in self.missing_parents)
+
+    def _add(self, job: Job) -> None:
+        shown = [p for p in dict.fromkeys(job.parents) if p in self.first_node and p != job.uid]
+        self.missing_parents.update(p for p in job.parents if p not in self.first_node and p != job.uid)
+        if not shown:
+            self.first_node[job.uid] = self.root.add_leaf(job_label(job), data=job.uid)
+            return
+        self.first_node[job.uid] = self._open(self.first_node[shown[0]]).add_leaf(job_label(job), data=job.uid)
+        for parent in shown[1:]:
+            self._open(self.first_node[parent]).add_leaf(job_label(job, repeat=True), data=job.uid)
+
+    @staticmethod
+    def _open(node):
+        if not node.allow_expand:
+            node.allow_expand = True
+            node.expand()
+        return node
 
     def _populate_workspaces(self, project: Project) -> None:
+        """Workspaces at the top, each with its jobs in uid order."""
         groups: dict[str, list[Job]] = {}
         for job in project.jobs.values():
             for workspace in job.workspaces or ("",):
