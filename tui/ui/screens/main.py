@@ -54,6 +54,7 @@ class MainScreen(Screen):
         self.initial_plan = plan
         self.project: Project | None = None
         self.loaded = False  # every job read and the target chosen
+        self.details_ref: ResultRef | None = None  # what the details pane is showing
         self.sessions: dict[str, EditSession] = {}
         self.saved_states: dict[str, tuple] = {}
         self.target: str | None = None
@@ -208,27 +209,28 @@ class MainScreen(Screen):
         wanted = {g.type for g in self.session.inputs} if self.session else None
         self.outputs.show_job(job, self.picks, wanted)
         self.outputs.border_title = f"2 Outputs of {job.uid}" if job else "2 Outputs"
-        if job is None:
-            self.query_one(DetailsPane).show("")
+        self.show_note()
 
     @on(ResultHighlighted)
     def _result_highlighted(self, event: ResultHighlighted) -> None:
+        if event.result is not self.outputs.current_result:
+            return  # stale: the outputs pane has moved on (e.g. another job was highlighted since)
         if event.result is not None:
             self.show_details(event.result.ref(self.picks.get(pick_key(event.result), FINAL)))
         elif event.group is not None:
-            self.query_one(DetailsPane).show(Text(f"{event.group.job}.{event.group.name}: {event.group.title}"))
+            self.show_note(Text(f"{event.group.job}.{event.group.name}: {event.group.title}"))
 
     @on(SlotHighlighted)
     def _slot_highlighted(self, event: SlotHighlighted) -> None:
         self.refresh_status()
         session = self.session
-        if session is None or event.address is None:
-            return
+        if session is None or event.address is None or event.address != self.inputs.current_slot:
+            return  # nothing to show, or stale (the inputs were redrawn since)
         binding = session.binding(event.address)
         if binding is not None:
             self.show_details(binding.ref)
         else:
-            self.query_one(DetailsPane).show(Text(f"{event.address.local} is empty", style="dim"))
+            self.show_note(Text(f"{event.address.local} is empty", style="dim"))
 
     @on(FilterDone)
     def _filter_done(self, event: FilterDone) -> None:
@@ -241,7 +243,13 @@ class MainScreen(Screen):
 
     # --- details (header reads run in a worker) ------------------------------------------
 
+    def show_note(self, text: Text | str = "") -> None:
+        """Details that are not a result's; a header read still running for one is dropped."""
+        self.details_ref = None
+        self.query_one(DetailsPane).show(text)
+
     def show_details(self, ref: ResultRef) -> None:
+        self.details_ref = ref
         if self.project is None:
             return
         try:
@@ -261,7 +269,11 @@ class MainScreen(Screen):
         except CsRebindError as exc:
             header, problem = None, str(exc)
         if not get_current_worker().is_cancelled:
-            self.app.call_from_thread(self.query_one(DetailsPane).show, details_text(resolved, header, problem))
+            self.app.call_from_thread(self._show_header, resolved, header, problem)
+
+    def _show_header(self, resolved, header, problem) -> None:
+        if self.details_ref == resolved.ref:  # still the highlighted result
+            self.query_one(DetailsPane).show(details_text(resolved, header, problem))
 
     # --- status --------------------------------------------------------------------------
 
