@@ -231,3 +231,23 @@ def test_export_command_errors(demo_project, tmp_path, capsys):
     assert code == 1 and "already exist; choose another name or pass --force" in err
     code, _, err = run(capsys, "export", str(demo_project), "J12", "particles", "--out", str(tmp_path / "o"), "--force")
     assert code == 0
+
+
+def test_no_command_writes_inside_the_project(demo_project, tmp_path, capsys, monkeypatch):
+    """Every command leaves CryoSPARC's files byte for byte as they were."""
+    before = _tree_digest(demo_project)
+    p = str(demo_project)
+    plan = str(tmp_path / "plan.json")
+    commands = [
+        ["jobs", p, "--json"], ["outputs", p, "J9", "--json"], ["inputs", p, "J12", "--json"],
+        ["resolve", p, "J9.particles.alignments3D.3", "--json"],
+        ["plan", p, "J12", "--set", "particles.0.blob=J5.particles.blob", "--out", plan, "--script", str(tmp_path / "a.py")],
+        ["export", p, "J12", "particles", "--plan", plan, "--out", str(tmp_path / "out"), "--paths", "absolute"],
+        ["plan", p, "J12", "--out", str(demo_project / "plan.json")],  # refused: inside the project
+        ["export", p, "J12", "particles", "--out", p],  # refused
+    ]
+    monkeypatch.setenv("CRYOSPARC_BASE_URL", "http://127.0.0.1:9")
+    commands.append(["apply", plan])  # fails: nothing listens there
+    codes = [run(capsys, *c)[0] for c in commands]
+    assert codes == [0, 0, 0, 0, 0, 0, 1, 1, 1]
+    assert _tree_digest(demo_project) == before

@@ -32,6 +32,15 @@ async def settle(pilot):
     await pilot.pause()
 
 
+def screen_text(app) -> str:
+    """What the terminal shows, as plain text (from Textual's SVG export)."""
+    import html
+    import re
+
+    lines = [l for l in app.export_screenshot().splitlines() if "<text" in l]
+    return "\n".join(html.unescape(re.sub(r"<[^>]+>", "", l)).replace("\xa0", " ") for l in lines)
+
+
 def status_text(screen) -> str:
     return str(screen.status.render())
 
@@ -332,7 +341,7 @@ async def test_help_lists_every_binding_with_user_keymap(demo_project):
         keys = {binding_id: key for key, _, binding_id in app.screen.rows}
         assert set(keys) == {k.id for k in KEYS}
         assert keys["yank"] == "c" and keys["put"] == "p" and keys["help"] == "?, f1"
-        shown = app.export_screenshot()
+        shown = screen_text(app)
         assert "Yank" in shown and "version-picker" in shown
         await pilot.press("escape")
         await pilot.pause()
@@ -499,3 +508,49 @@ async def test_write_script_and_apply_routes(demo_project, tmp_path, monkeypatch
         await command(pilot, "target J9")
         await command(pilot, "write apply")
         assert "only a job in building status" in status_text(screen)
+
+
+async def test_reopen_a_plan(demo_project, tmp_path):
+    from tui.core.plans import write_plan
+    from tui.core.project import load_project
+    from tui.core.session import EditSession
+
+    session = EditSession(load_project(demo_project), "J12")
+    session.put("particles.0.blob", "J5.particles.blob")
+    session.put("particles.0.alignments3D", "J9.particles.alignments3D.3")
+    plan = json.loads(write_plan(session, tmp_path / "plan.json").read_text())
+    app = make_app(demo_project, plan=plan)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        assert screen.target == "J12"
+        assert [str(c) for c in screen.session.changes()] == [str(c) for c in session.changes()]
+        await pilot.press("u")  # the whole plan is one undoable step
+        await settle(pilot)
+        assert not screen.session.dirty
+
+
+async def test_command_palette_offers_the_commands(demo_project):
+    from tui.ui.palette import CsRebindCommands
+
+    app = make_app(demo_project)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        provider = CsRebindCommands(screen)
+        hits = [hit async for hit in provider.search("undo")]
+        assert any("undo" in str(hit.text) for hit in hits)
+        discovered = [hit async for hit in provider.discover()]
+        assert len(discovered) == len(__import__("tui.core.commands", fromlist=["x"]).COMMAND_SPECS)
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "CommandPalette"
+
+
+async def test_no_color_keeps_the_hints_readable(demo_project, monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = make_app(demo_project)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        await command(pilot, "yank J5.particles.blob")
+        shown = screen_text(app)
+        assert "+ blob*" in shown  # the marker, not only the colour
+        assert "● building" in shown

@@ -35,12 +35,13 @@ def job_label(job: Job, repeat: bool = False) -> Text:
     if job.broken:
         text.append(f"broken: {job.error}", style="bold red")
         return text
-    if repeat:  # before the title, so narrow panes still show it
+    # Marks go before the title, so a narrow pane cuts the title, not the status.
+    if repeat:
         text.append("↺ ", style="dim")
     mark, style = STATUS_MARK.get(job.status, (job.status or "?", "dim"))
-    text.append(job.label, style="dim italic" if repeat else "")
-    text.append(" ")
     text.append(mark, style=style)
+    text.append(" ")
+    text.append(job.label, style="dim italic" if repeat else "")
     return text
 
 
