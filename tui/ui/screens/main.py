@@ -3,6 +3,7 @@ target, the register, picked versions) and turns keys into calls on the core."""
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -173,6 +174,9 @@ class MainScreen(Screen):
         for warning in project.warnings:
             self.app.notify(warning, severity="warning", timeout=8)
         self.jobs_pane.border_title = f"1 Jobs · {project.uid} · {len(project.jobs)}"
+        # The project and its tree live as long as the app: keep them out of every later
+        # garbage collection, whose full passes over thousands of jobs would stall key presses.
+        gc.freeze()
         self.loaded = True
 
     def _offer_restore(self, journal: list[dict]) -> None:
