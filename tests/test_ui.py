@@ -558,3 +558,33 @@ async def test_no_color_keeps_the_hints_readable(demo_project, monkeypatch):
         shown = screen_text(app)
         assert "+ blob*" in shown  # the marker, not only the colour
         assert "● building" in shown
+
+
+async def test_empty_project_and_keys_without_context(tmp_path):
+    (tmp_path / "P1").mkdir()
+    (tmp_path / "P1" / "project.json").write_text('{"uid": "P1", "title": "empty"}')
+    app = make_app(tmp_path / "P1")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        assert screen.target is None and len(screen.project.jobs) == 0
+        for key, message in [("y", "highlight a result"), ("p", "highlight a slot"), ("u", "no target job"),
+                             ("t", "highlight a job"), ("v", "highlight a result"), ("n", "no matches")]:
+            await pilot.press(key)
+            await pilot.pause()
+            assert message in status_text(screen), key
+        await pilot.press("w")
+        await pilot.pause()
+        assert "no target job" in status_text(screen)
+        assert app.is_running
+
+
+async def test_broken_job_cannot_become_the_target(demo_project):
+    (demo_project / "J13").mkdir()
+    app = make_app(demo_project)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        screen.jobs_pane.tree.go_to("J13")
+        await settle(pilot)
+        await pilot.press("t")
+        assert screen.target == "J12"
+        assert "job J13 cannot be used: job.json is missing" in status_text(screen)
