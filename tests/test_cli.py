@@ -251,3 +251,32 @@ def test_no_command_writes_inside_the_project(demo_project, tmp_path, capsys, mo
     codes = [run(capsys, *c)[0] for c in commands]
     assert codes == [0, 0, 0, 0, 0, 0, 1, 1, 1]
     assert _tree_digest(demo_project) == before
+
+
+def test_plan_writes_all_or_nothing(demo_project, tmp_path, capsys):
+    (tmp_path / "apply.py").write_text("# mine")
+    code, _, err = run(capsys, "plan", str(demo_project), "J12", "--out", str(tmp_path / "plan.json"),
+                       "--script", str(tmp_path / "apply.py"))
+    assert code == 1 and "apply.py already exists" in err
+    assert not (tmp_path / "plan.json").exists() and (tmp_path / "apply.py").read_text() == "# mine"
+
+
+def test_not_a_plan_is_refused_before_anything_starts(demo_project, tmp_path, capsys):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}")
+    code, _, err = run(capsys, str(demo_project), "--plan", str(bad))
+    assert code == 1 and "bad.json: not a csrebind plan" in err
+    code, _, err = run(capsys, "apply", str(bad))
+    assert code == 1 and "bad.json: not a csrebind plan" in err
+
+
+def test_apply_refuses_a_plan_with_problems(demo_project, tmp_path, capsys):
+    from tui.core.plans import write_plan
+    from tui.core.project import load_project
+    from tui.core.session import EditSession
+
+    session = EditSession(load_project(demo_project), "J12")
+    session.clear("particles.0.ctf")
+    write_plan(session, tmp_path / "plan.json")
+    code, _, err = run(capsys, "apply", str(tmp_path / "plan.json"))
+    assert code == 1 and "particles.0.ctf: required slot is empty" in err and "nothing was sent" in err

@@ -207,3 +207,16 @@ def test_progress_is_reported(reference_project):
     seen = []
     load_project(reference_project, progress=lambda done, total: seen.append((done, total)))
     assert seen[-1] == (2, 2)
+
+
+def test_malformed_outputs_found_when_the_job_is_used(reference_project, schema):
+    doc = _doc(reference_project, "J688")
+    if schema == "v5":
+        doc["spec"]["outputs"]["particles"]["results"][0]["versions"] = ["x"]
+    else:
+        doc["output_results"][0]["versions"] = ["x"]
+    _write(reference_project, "J688", doc)
+    project = load_project(reference_project)
+    with pytest.raises(RefError, match=r"job J688 cannot be used: inputs/outputs are malformed"):
+        project.usable_job("J688")
+    assert project.job("J688").broken

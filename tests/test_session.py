@@ -247,3 +247,18 @@ def test_operations_for_the_design_brief(project):
         "connect J5.particles.blob.F to particles.0.blob",
         "connect J9.particles.alignments3D.3 to particles.0.alignments3D",
     ]
+
+
+def test_putting_the_same_result_again_is_not_an_edit(project):
+    session = EditSession(project, "J12")
+    with pytest.raises(EditError, match="particles.0.blob is already J9.particles.blob.F"):
+        session.put("particles.0.blob", "J9.particles.blob")
+    assert not session.can_undo
+
+
+def test_step_version_is_clamped_and_ends_at_final(project):
+    result = project.result(ResultRef("J9", "particles", "alignments3D"))
+    assert result.step_version("F", -1) == 5
+    assert result.step_version(5, -3) == 1
+    assert result.step_version(0, -1) == 0
+    assert result.step_version(5, 1) == "F" and result.step_version("F", 4) == "F"

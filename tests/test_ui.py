@@ -588,3 +588,93 @@ async def test_broken_job_cannot_become_the_target(demo_project):
         await pilot.press("t")
         assert screen.target == "J12"
         assert "job J13 cannot be used: job.json is missing" in status_text(screen)
+
+
+async def test_export_marks_only_that_input_written(demo_project, tmp_path):
+    app = make_app(demo_project)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        await command(pilot, "yank J5.particles.blob")
+        await command(pilot, "put particles.0.blob")
+        await command(pilot, "clear volume.0.map")
+        screen.inputs.go_to_slot(SlotAddress.parse("particles.0.blob"))
+        await command(pilot, f"write export {tmp_path / 'out'}")
+        await pilot.press("y")
+        await settle(pilot)
+        assert (tmp_path / "out" / "J12_particles_rebound.cs").exists()
+        assert screen.unsaved_targets() == ["J12"]  # the volume edit is not written anywhere yet
+        assert load_journal(demo_project)
+        await pilot.press("q")
+        await pilot.pause()
+        assert isinstance(app.screen, Confirm)
+
+
+async def test_plan_on_the_command_line_still_offers_the_journal(demo_project, tmp_path):
+    from tui.core.journal import save_journal
+    from tui.core.project import load_project
+    from tui.core.session import EditSession
+
+    earlier = EditSession(load_project(demo_project), "J12")
+    earlier.put("particles.0.blob", "J5.particles.blob")
+    save_journal(demo_project, [earlier.to_plan()])
+    plan = EditSession(load_project(demo_project), "J11")
+    plan.put("particles.0.alignments3D", "J9.particles.alignments3D.3")
+    app = make_app(demo_project, plan=plan.to_plan())
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        assert isinstance(app.screen, Confirm)
+        await pilot.press("y")
+        await settle(pilot)
+        assert screen.target == "J11" and len(screen.sessions["J11"].changes()) == 1
+        assert str(screen.sessions["J11"].binding("particles.0.alignments3D").ref) == "J9.particles.alignments3D.3"
+        assert str(screen.sessions["J12"].binding("particles.0.blob").ref) == "J5.particles.blob.F"
+        assert sorted(p["target"] for p in load_journal(demo_project)) == ["J11", "J12"]
+
+
+async def test_status_bar_shows_the_highlighted_slot(demo_project):
+    app = make_app(demo_project)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        await command(pilot, "yank J5.particles.blob")
+        await highlight_slot(pilot, screen, "particles.0.blob")
+        await pilot.press("p")
+        await settle(pilot)
+        assert "particles.0.blob: J9.particles.blob.F → J5.particles.blob.F" in status_text(screen)
+        await pilot.press("j")  # to particles.0.ctf: the message gives way to that slot's binding
+        await settle(pilot)
+        assert "particles.0.ctf = J9.particles.ctf.F" in status_text(screen)
+        await pilot.press("x")
+        await settle(pilot)
+        assert "particles.0.ctf is empty" in str(screen.query_one("#details-body").render())
+
+
+async def test_validation_is_shown_and_blocks_apply(demo_project):
+    from tui.ui.screens.dialogs import WriteMenu
+
+    app = make_app(demo_project)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        await command(pilot, "clear particles.0.ctf")
+        await pilot.press("w")
+        await pilot.pause()
+        assert isinstance(app.screen, WriteMenu) and "particles.0.ctf: required slot is empty" in app.screen.heading
+        await pilot.press("escape")
+        await pilot.pause()
+        await command(pilot, "write apply")
+        assert "not applied: particles.0.ctf: required slot is empty" in status_text(screen)
+
+
+async def test_write_force_replaces(demo_project, tmp_path):
+    app = make_app(demo_project)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        await command(pilot, "clear particles.0.ctf")
+        out = tmp_path / "plan.json"
+        await command(pilot, f"write plan {out}")
+        await command(pilot, "undo")
+        await command(pilot, f"write plan {out}")
+        await settle(pilot)
+        assert "already exists" in status_text(screen)
+        await command(pilot, f"write plan {out} --force")
+        await settle(pilot)
+        assert json.loads(out.read_text())["changes"] == []

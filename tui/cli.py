@@ -101,8 +101,9 @@ def cmd_outputs(options: argparse.Namespace) -> int:
         rows.append([f"{group['name']} ({group['type']})", "", "", "", group["num_items"], ""])
         for r in group["results"]:
             versions = ",".join(str(v) for v in r["versions"]) or "none (incomplete)"
+            final = job.output(group["name"]).result(r["name"])
             rows.append([f"  {r['ref']}", r["dtype"], "passthrough" if r["passthrough"] else "", versions,
-                         r["num_items"], r["metafiles"][-1] if r["metafiles"] else ""])
+                         r["num_items"], final.resolve().metafile if final.complete else ""])
     print(f"{job.uid} {job.label} [{job.status}]")
     print(table(rows, ["OUTPUT / RESULT", "DTYPE", "", "VERSIONS", "ROWS", "FINAL METAFILE"]))
     return EXIT_OK
@@ -120,9 +121,8 @@ def cmd_inputs(options: argparse.Namespace) -> int:
         return EXIT_OK
     print(f"{job.uid} {job.label} [{job.status}]")
     rows = []
-    for group in view["inputs"]:
-        limit = "∞" if group["count_max"] is None else group["count_max"]
-        rows.append([f"{group['name']} ({group['type']}, {group['count_min']}..{limit})", "", ""])
+    for group, model in zip(view["inputs"], job.inputs):
+        rows.append([f"{group['name']} ({group['type']}, {model.limits})", "", ""])
         if not group["connections"]:
             rows.append(["  (no connection)", "", ""])
         for conn in group["connections"]:
@@ -215,10 +215,13 @@ def _report_changes(session) -> None:
 
 
 def cmd_plan(options: argparse.Namespace) -> int:
-    from .core.plans import write_plan, write_script
+    from .core.plans import check_destination, write_plan, write_script
 
     session = _session(options.project, options.job, options.set, options.plan)
     _report_changes(session)
+    check_destination(session, Path(options.out), overwrite=options.force)
+    if options.script:  # checked before anything is written: all or nothing
+        check_destination(session, Path(options.script), overwrite=options.force)
     print(f"plan written to {write_plan(session, Path(options.out), overwrite=options.force)}")
     if options.script:
         print(f"script written to {write_script(session, Path(options.script), overwrite=options.force)}")
@@ -240,6 +243,9 @@ def cmd_apply(options: argparse.Namespace) -> int:
         raise CsRebindError(f"{options.plan}: the plan names no project directory; pass --project DIR")
     session = EditSession.from_plan(_load(project_dir), plan)
     _report_changes(session)
+    errors = [issue for issue in session.validate() if issue.severity == "error"]
+    if errors:
+        raise CsRebindError(f"not applied: {len(errors)} problem(s) in the plan (listed above); nothing was sent")
     prompt = getpass.getpass if sys.stdin.isatty() else None
     settings = ConnectionSettings.from_sources(load_settings().cryosparc, prompt=prompt)
     try:

@@ -35,8 +35,8 @@ COMMAND_SPECS: tuple[CommandSpec, ...] = (
     CommandSpec("version", "version F|N", "pick a version of the highlighted result", 1, 1),
     CommandSpec("undo", "undo", "undo the last edit"),
     CommandSpec("redo", "redo", "redo the last undone edit"),
-    CommandSpec("write", "write export DIR [NAME] | write plan FILE | write script FILE | write apply",
-                "write the rebinding out", 1, 3),
+    CommandSpec("write", "write export DIR [NAME] | write plan FILE | write script FILE | write apply  (--force replaces)",
+                "write the rebinding out", 1, 4),
     CommandSpec("help", "help", "show every key and command"),
     CommandSpec("quit", "quit", "leave csrebind (asks when edits are not written)"),
 )
@@ -71,6 +71,9 @@ def parse_command(text: str) -> Command:
 
 
 def _check_write(args: tuple[str, ...]) -> None:
+    args = tuple(a for a in args if a != "--force")
+    if not args:
+        raise CommandError(f"usage: {SPECS['write'].usage}")
     kind = args[0]
     expected = {"export": (2, 3), "plan": (2, 2), "script": (2, 2), "apply": (1, 1)}
     if kind not in expected:

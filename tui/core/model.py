@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Iterator
 
 from .errors import RefError
 from .refs import FINAL, ResultRef, Version
@@ -49,10 +48,6 @@ class OutputResult:
     def final_version(self) -> int | None:
         return self.versions[-1] if self.versions else None
 
-    @property
-    def type_label(self) -> str:
-        return f"{self.group_type} {self.dtype}"
-
     def ref(self, version: Version = FINAL) -> ResultRef:
         return ResultRef(self.job, self.output, self.name, version)
 
@@ -70,6 +65,16 @@ class OutputResult:
         if index >= len(self.metafiles):
             raise RefError(f"{self.ref(version)}: version {version} is listed but has no metafile")
         return index
+
+    def step_version(self, current: Version, step: int) -> Version:
+        """The version ``step`` places older (negative) or newer than ``current``, clamped;
+        the newest is F."""
+        if not self.complete:
+            raise RefError(f"{self.ref()}: the result has no stored versions")
+        last = len(self.versions) - 1
+        index = last if current == FINAL else self.version_index(current)
+        index = max(0, min(last, index + step))
+        return FINAL if index == last else self.versions[index]
 
     def rows_at(self, version: Version) -> int | None:
         index = self.version_index(version)
@@ -173,6 +178,11 @@ class InputGroup:
     def slot(self, name: str) -> InputSlot | None:
         return next((s for s in self.slots if s.name == name), None)
 
+    @property
+    def limits(self) -> str:
+        """How many connections it takes, e.g. ``1..∞``."""
+        return f"{self.count_min}..{'∞' if self.count_max is None else self.count_max}"
+
     def with_connections(self, connections: tuple[Connection, ...]) -> "InputGroup":
         return replace(self, connections=connections)
 
@@ -249,7 +259,3 @@ class Job:
 
     def input(self, name: str) -> InputGroup | None:
         return next((i for i in self.inputs if i.name == name), None)
-
-    def iter_results(self) -> Iterator[OutputResult]:
-        for group in self.outputs:
-            yield from group.results

@@ -13,25 +13,33 @@ from .errors import PlanError
 from .operations import operations
 from .project import check_outside_project
 from .script import render_script
-from .session import EditSession
+from .session import EditSession, check_plan_header
 
 
-def _output_path(session: EditSession, path: Path) -> Path:
+def check_destination(session: EditSession, path: Path, *, overwrite: bool = False) -> Path:
+    """Where a plan or script may go: outside the project, and not over a file unless asked."""
     target = Path(path).expanduser()
     check_outside_project(session.project.path, target, PlanError)
+    if target.exists() and not overwrite:
+        raise PlanError(f"{target} already exists; choose another name or pass --force to replace it")
+    return target
+
+
+def _output_path(session: EditSession, path: Path, overwrite: bool) -> Path:
+    target = check_destination(session, path, overwrite=overwrite)
     target.parent.mkdir(parents=True, exist_ok=True)
     return target
 
 
 def write_plan(session: EditSession, path: Path, *, overwrite: bool = False) -> Path:
     data = orjson.dumps(session.to_plan(), option=orjson.OPT_INDENT_2) + b"\n"
-    return write_bytes_atomic(_output_path(session, path), data, overwrite=overwrite)
+    return write_bytes_atomic(_output_path(session, path, overwrite), data, overwrite=overwrite)
 
 
 def write_script(session: EditSession, path: Path, *, overwrite: bool = False) -> Path:
     """A commented Python script that applies the session with cryosparc-tools."""
     text = render_script(session.to_plan(), operations(session.loaded, session.inputs))
-    return write_bytes_atomic(_output_path(session, path), text.encode("utf-8"), overwrite=overwrite)
+    return write_bytes_atomic(_output_path(session, path, overwrite), text.encode("utf-8"), overwrite=overwrite)
 
 
 def read_plan(path: Path) -> dict[str, Any]:
@@ -43,6 +51,8 @@ def read_plan(path: Path) -> dict[str, Any]:
         raise PlanError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     except orjson.JSONDecodeError as exc:
         raise PlanError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(document, dict):
-        raise PlanError(f"{path}: not a csrebind plan")
+    try:
+        check_plan_header(document)
+    except PlanError as exc:
+        raise PlanError(f"{path}: {exc}") from None
     return document

@@ -40,6 +40,7 @@ class Project:
 
     def usable_job(self, uid: str) -> Job:
         job = self.job(uid)
+        job.outputs  # noqa: B018 - parsing inputs/outputs can find the document malformed
         if job.broken:
             raise RefError(f"job {uid} cannot be used: {job.error}")
         return job

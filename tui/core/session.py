@@ -71,10 +71,6 @@ class EditSession:
         return bool(self._undo)
 
     @property
-    def can_redo(self) -> bool:
-        return bool(self._redo)
-
-    @property
     def appliable(self) -> bool:
         """Only a job in ``building`` status can be changed in a live CryoSPARC."""
         return self.target.status == "building"
@@ -130,6 +126,8 @@ class EditSession:
         if ref.version != FINAL:
             result.version_index(ref.version)  # raises RefError naming the stored versions
         before = connection.binding(slot.name)
+        if before is not None and before.ref == ref:
+            raise EditError(f"{address.local} is already {ref}")
         updated = connection.with_binding(slot.name, Binding(slot.name, ref, result.dtype))
         self._commit(self._replace_input(self._with_connection(group, address.connection, updated)))
         return Change(address.local, _ref_text(before), str(ref))

@@ -10,6 +10,7 @@ from typing import Any
 
 from .model import Connection, InputGroup, Job, OutputGroup, OutputResult
 from .project import Project
+from .refs import FINAL
 
 
 def job_summary(job: Job) -> dict[str, Any]:
@@ -37,7 +38,7 @@ def jobs_view(project: Project) -> dict[str, Any]:
 
 
 def result_view(result: OutputResult) -> dict[str, Any]:
-    final_rows = result.num_items[-1] if result.num_items else None
+    final_rows = result.rows_at(FINAL) if result.complete else None
     return {
         "name": result.name,
         "dtype": result.dtype,

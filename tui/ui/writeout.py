@@ -22,6 +22,9 @@ class WriteOut:
             return
         edits = len(session.changes())
         heading = f"Write {session.target.uid} ({edits} edit{'s' if edits != 1 else ''}) as…"
+        issues = session.validate()
+        if issues:
+            heading += "\n" + "\n".join(f"  {issue}" for issue in issues)
 
         def chosen(route: str | None) -> None:
             if route:
@@ -44,15 +47,15 @@ class WriteOut:
         return "write apply"
 
     def write(self, screen, args: tuple[str, ...]) -> None:
+        force = "--force" in args
+        args = tuple(a for a in args if a != "--force")
         kind = args[0]
         session = screen._require_session()
-        if kind == "plan":
-            self.write_file(screen, session, "plan", Path(args[1]).expanduser())
-        elif kind == "script":
-            self.write_file(screen, session, "script", Path(args[1]).expanduser())
+        if kind in ("plan", "script"):
+            self.write_file(screen, session, kind, Path(args[1]).expanduser(), force)
         elif kind == "export":
             name = args[2] if len(args) > 2 else None
-            self.prepare_export(screen, session, screen.export_input_name(), Path(args[1]).expanduser(), name)
+            self.prepare_export(screen, session, screen.export_input_name(), Path(args[1]).expanduser(), name, force)
         elif kind == "apply":
             self.confirm_apply(screen, session)
         else:  # the parser already refuses other kinds
@@ -61,12 +64,12 @@ class WriteOut:
     # --- plan and script -------------------------------------------------------------------
 
     @work(thread=True, exclusive=True, group="write")
-    def write_file(self, screen, session, kind: str, path: Path) -> None:
+    def write_file(self, screen, session, kind: str, path: Path, force: bool) -> None:
         from ..core.plans import write_plan, write_script
 
         writer = write_plan if kind == "plan" else write_script
         try:
-            written = writer(session, path)
+            written = writer(session, path, overwrite=force)
         except (CsRebindError, OSError) as exc:
             self.call_from_thread(screen.say, str(exc), True)
             return
@@ -77,12 +80,12 @@ class WriteOut:
     # --- export: report first, write after a yes ------------------------------------------------
 
     @work(thread=True, exclusive=True, group="write")
-    def prepare_export(self, screen, session, input_name: str, out_dir: Path, name: str | None) -> None:
+    def prepare_export(self, screen, session, input_name: str, out_dir: Path, name: str | None, force: bool) -> None:
         from ..core.export import check_destination, default_name, plan_export, prepare_export
 
         try:
             stem = name or default_name(session.target.uid, input_name)
-            out, stem = check_destination(session.project, out_dir, stem)
+            out, stem = check_destination(session.project, out_dir, stem, force=force)
             plan = plan_export(session.project, session.input(input_name), target=session.target.uid)
             prepared = prepare_export(session.project, plan)
         except (CsRebindError, OSError) as exc:
@@ -93,18 +96,18 @@ class WriteOut:
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.write_export(screen, session, prepared, out, stem)
+                self.write_export(screen, session, prepared, out, stem, force)
 
         self.call_from_thread(self.push_screen, Confirm(question, details), answered)
 
     @work(thread=True, exclusive=True, group="write")
-    def write_export(self, screen, session, prepared, out: Path, stem: str) -> None:
+    def write_export(self, screen, session, prepared, out: Path, stem: str, force: bool) -> None:
         try:
-            report = prepared.write(out, stem)
+            report = prepared.write(out, stem, force=force)
         except (CsRebindError, OSError) as exc:
             self.call_from_thread(screen.say, str(exc), True)
             return
-        self.call_from_thread(screen.mark_written, session.target.uid)
+        self.call_from_thread(screen.mark_written, session.target.uid, report.input)  # only this input
         self.call_from_thread(screen.say, f"exported {report.rows:,} rows to {report.cs_path} and {report.csg_path.name}")
 
     # --- apply -----------------------------------------------------------------------------------
@@ -118,6 +121,9 @@ class WriteOut:
                 f"{session.target.uid} is {session.target.status}: only a job in building status can be changed "
                 "in a live CryoSPARC; write export or plan instead"
             )
+        errors = [issue for issue in session.validate() if issue.severity == "error"]
+        if errors:
+            raise CsRebindError(f"not applied: {errors[0].message}" + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""))
         ops = operations(session.loaded, session.inputs)
         if not ops:
             raise CsRebindError("nothing to apply: no edits against the job as loaded")

@@ -4,6 +4,7 @@ target, the register, picked versions) and turns keys into calls on the core."""
 from __future__ import annotations
 
 import gc
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,6 +57,11 @@ class MainScreen(Screen):
         self.project: Project | None = None
         self.loaded = False  # every job read and the target chosen
         self.details_ref: ResultRef | None = None  # what the details pane is showing
+        self.status_slot: SlotAddress | None = None  # the slot the status bar describes
+        self.status_job: str | None = None
+        self.journal_lock = threading.Lock()
+        self.journal_generation = 0
+        self.journal_written: float = 0
         self.sessions: dict[str, EditSession] = {}
         self.saved_states: dict[str, tuple] = {}
         self.target: str | None = None
@@ -165,10 +171,10 @@ class MainScreen(Screen):
             self.set_target(building.uid)
         else:
             self.refresh_inputs()
-        if self.initial_plan is not None:
+        if event.journal:
+            self._offer_restore(event.journal)  # opens the initial plan, if any, afterwards
+        elif self.initial_plan is not None:
             self.open_plan(self.initial_plan)
-        elif event.journal:
-            self._offer_restore(event.journal)
         if not (self.target and tree.go_to(self.target)) and tree.root.children:
             tree.move_cursor_to_line(0)
         for warning in project.warnings:
@@ -189,7 +195,10 @@ class MainScreen(Screen):
                     self.open_plan(plan, quiet=True)
                 self.say(f"restored unsaved edits for {targets}")
             else:
-                clear_journal(self.project_path)
+                self.discard_journal()
+                self.journal_written = 0  # later edits are journaled again
+            if self.initial_plan is not None:
+                self.open_plan(self.initial_plan)
 
         self.app.push_screen(Confirm(question), answered)
 
@@ -209,6 +218,9 @@ class MainScreen(Screen):
 
     @on(JobHighlighted)
     def _job_highlighted(self, event: JobHighlighted) -> None:
+        if event.uid != self.status_job:  # moved to another job: drop the last message
+            self.status_job = event.uid
+            self.status.clear_message()
         job = self.project.jobs.get(event.uid) if (self.project and event.uid) else None
         wanted = {g.type for g in self.session.inputs} if self.session else None
         self.outputs.show_job(job, self.picks, wanted)
@@ -226,6 +238,9 @@ class MainScreen(Screen):
 
     @on(SlotHighlighted)
     def _slot_highlighted(self, event: SlotHighlighted) -> None:
+        if event.address != self.status_slot:  # moved: the slot's binding replaces the last message
+            self.status_slot = event.address
+            self.status.clear_message()
         self.refresh_status()
         session = self.session
         if session is None or event.address is None or event.address != self.inputs.current_slot:
@@ -321,20 +336,38 @@ class MainScreen(Screen):
     def after_edit(self, message: str | None) -> None:
         self.refresh_inputs()
         address = self.inputs.current_slot
-        binding = self.session.binding(address) if self.session and address else None
-        if binding is not None:
-            self.show_details(binding.ref)
+        if self.session is not None and address is not None:
+            binding = self.session.binding(address)
+            if binding is not None:
+                self.show_details(binding.ref)
+            else:
+                self.show_note(Text(f"{address.local} is empty", style="dim"))
         if message:
             self.say(message)
         self.save_journal()
 
-    @work(thread=True, exclusive=True, group="journal")
     def save_journal(self) -> None:
-        plans = [s.to_plan() for s in self.sessions.values() if s.dirty and s.inputs != self.saved_states.get(s.target.uid)]
-        try:
-            save_journal(self.project_path, plans)
-        except (OSError, CsRebindError) as exc:
-            self.app.call_from_thread(self.say, f"journal not saved: {exc}", True)
+        """Journal every unsaved session (plans built here, on the UI thread; written in a worker)."""
+        self.journal_generation += 1
+        plans = [s.to_plan() for s in self.sessions.values() if self.unsaved(s)]
+        self._write_journal(self.journal_generation, plans)
+
+    @work(thread=True, group="journal")
+    def _write_journal(self, generation: int, plans: list[dict]) -> None:
+        with self.journal_lock:  # one write at a time; an older one never lands after a newer one
+            if generation < self.journal_written:
+                return
+            self.journal_written = generation
+            try:
+                save_journal(self.project_path, plans)
+            except (OSError, CsRebindError) as exc:
+                self.app.call_from_thread(self.say, f"journal not saved: {exc}", True)
+
+    def discard_journal(self) -> None:
+        """On a deliberate quit: remove the journal, and let no pending write bring it back."""
+        with self.journal_lock:
+            self.journal_written = float("inf")
+            clear_journal(self.project_path)
 
     # --- target --------------------------------------------------------------------------
 
@@ -417,7 +450,7 @@ class MainScreen(Screen):
         name = getattr(row, "input", None) or getattr(getattr(row, "address", None), "input", None)
         if name:
             return name
-        changed = [c.address.split(".", 1)[0] for c in session.changes()]
+        changed = [g.name for g, loaded in zip(session.inputs, session.loaded) if g != loaded]
         if changed:
             return changed[0]
         if not session.inputs:
@@ -513,11 +546,7 @@ class MainScreen(Screen):
         if result is None or not result.complete:
             self.say("highlight a result with stored versions", error=True)
             return
-        current = self.picks.get(pick_key(result), FINAL)
-        index = len(result.versions) - 1 if current == FINAL else result.versions.index(current)
-        index = max(0, min(len(result.versions) - 1, index + step))
-        version: Version = FINAL if index == len(result.versions) - 1 else result.versions[index]
-        self.set_version(result, version)
+        self._run(lambda: self.set_version(result, result.step_version(self.picks.get(pick_key(result), FINAL), step)))
 
     def action_pick_version(self) -> None:
         result = self.outputs.current_result
@@ -642,7 +671,9 @@ class MainScreen(Screen):
             self.register = GroupYank(group.job, group.name)
         else:
             ref = ResultRef.parse(text)
-            self.project.resolve(ref) if ref.version != FINAL else self.project.result(ref)
+            result = self.project.result(ref)  # raises when the job, output or result is unknown
+            if ref.version != FINAL:
+                result.version_index(ref.version)  # raises listing the stored versions
             self.register = ref
         self.status.clear_message()
         self.refresh_inputs()
@@ -655,23 +686,34 @@ class MainScreen(Screen):
 
     # --- quitting ------------------------------------------------------------------------
 
-    def unsaved_targets(self) -> list[str]:
-        return [uid for uid, s in self.sessions.items() if s.dirty and s.inputs != self.saved_states.get(uid)]
+    def unsaved(self, session: EditSession) -> bool:
+        """Edits not yet written out by a plan, script, export or apply."""
+        return session.dirty and session.inputs != self.saved_states.get(session.target.uid, session.loaded)
 
-    def mark_written(self, uid: str) -> None:
-        self.saved_states[uid] = self.sessions[uid].inputs
+    def unsaved_targets(self) -> list[str]:
+        return [uid for uid, s in self.sessions.items() if self.unsaved(s)]
+
+    def mark_written(self, uid: str, input_name: str | None = None) -> None:
+        """Record what was written: the whole session, or (an export) one input of it."""
+        session = self.sessions[uid]
+        if input_name is None:
+            self.saved_states[uid] = session.inputs
+        else:
+            base = self.saved_states.get(uid, session.loaded)
+            written = session.input(input_name)
+            self.saved_states[uid] = tuple(written if g.name == input_name else g for g in base)
         self.save_journal()
 
     def action_quit_app(self) -> None:
         unsaved = self.unsaved_targets()
         if not unsaved:
-            clear_journal(self.project_path)
+            self.discard_journal()
             self.app.exit(return_code=0)
             return
 
         def answered(quit_anyway: bool | None) -> None:
             if quit_anyway:
-                clear_journal(self.project_path)
+                self.discard_journal()
                 self.app.exit(return_code=0)
 
         edits = sum(len(self.sessions[u].changes()) for u in unsaved)

@@ -45,11 +45,10 @@ COMPATIBLE = "bold green"
 
 
 def input_label(group: InputGroup, compatible: bool) -> Text:
-    limit = "∞" if group.count_max is None else str(group.count_max)
     text = Text()
     text.append("+ " if compatible else "", style=COMPATIBLE)
     text.append(group.name, style=COMPATIBLE if compatible else "bold")
-    text.append(f"  {group.type}  {group.count_min}..{limit}", style="italic")
+    text.append(f"  {group.type}  {group.limits}", style="italic")
     return text
 
 

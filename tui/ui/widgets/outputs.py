@@ -70,10 +70,11 @@ class OutputsTree(PaneTree[object]):
         self.job = job
         if job is None:
             return
+        outputs = job.outputs  # read first: parsing them can find the document malformed
         if job.broken:
             self.root.add_leaf(Text(f"{job.uid} cannot be read: {job.error}", style="red"))
             return
-        if not job.outputs:
+        if not outputs:
             self.root.add_leaf(Text("no outputs (not run yet, or a job without outputs)", style="dim"))
         relevant = {g.name for g in job.outputs if wanted_types is None or g.type in wanted_types}
         for group in job.outputs:
