@@ -214,8 +214,7 @@ async def test_pane_keys_and_vim_movement(demo_project):
         await pilot.press("k")
         assert screen.jobs_pane.tree.current_uid == "J1"
         await pilot.press("G")
-        last = screen.jobs_pane.tree.cursor_node
-        assert last.data is not None and last is not screen.jobs_pane.tree.root.children[0]
+        assert screen.jobs_pane.tree.current_uid == "J10"  # the last line of the lineage tree
         await pilot.press("tab")
         assert screen.outputs.has_focus
         await pilot.press("tab")
@@ -678,3 +677,19 @@ async def test_write_force_replaces(demo_project, tmp_path):
         await command(pilot, f"write plan {out} --force")
         await settle(pilot)
         assert json.loads(out.read_text())["changes"] == []
+
+
+async def test_folded_inputs_stay_folded_across_edits(demo_project):
+    app = make_app(demo_project)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        volume = next(n for n in screen.inputs.root.children if n.data.input == "volume")
+        screen.inputs.focus()
+        screen.inputs.move_cursor(volume)
+        await pilot.press("h")
+        await command(pilot, "yank J5.particles.blob")
+        await command(pilot, "put particles.0.blob")
+        volume = next(n for n in screen.inputs.root.children if n.data.input == "volume")
+        assert not volume.is_expanded
+        particles = next(n for n in screen.inputs.root.children if n.data.input == "particles")
+        assert particles.is_expanded

@@ -70,6 +70,15 @@ def slot_label(group: InputGroup, slot_name: str, binding: Binding | None, compa
 class InputsTree(PaneTree[object]):
     def __init__(self, **kwargs) -> None:
         super().__init__("inputs", **kwargs)
+        self.collapsed: set[object] = set()  # rows the user folded (h); kept across redraws
+
+    @on(Tree.NodeCollapsed)
+    def _folded(self, event: Tree.NodeCollapsed) -> None:
+        self.collapsed.add(event.node.data)
+
+    @on(Tree.NodeExpanded)
+    def _unfolded(self, event: Tree.NodeExpanded) -> None:
+        self.collapsed.discard(event.node.data)
 
     def show(self, session: EditSession | None, compatible: set[str], compatible_inputs: set[str]) -> None:
         """Rebuild the rows (a handful per input), keeping the cursor on the same row."""
@@ -82,7 +91,9 @@ class InputsTree(PaneTree[object]):
             self.root.add_leaf(Text(f"{session.target.uid} has no inputs", style="dim"))
         rows: dict[object, object] = {}
         for group in session.inputs:
-            node = self.root.add(input_label(group, group.name in compatible_inputs), data=InputRow(group.name), expand=True)
+            row = InputRow(group.name)
+            node = self.root.add(input_label(group, group.name in compatible_inputs), data=row,
+                                 expand=row not in self.collapsed)
             rows[InputRow(group.name)] = node
             if not group.connections:
                 node.add_leaf(Text("(no connection: yank an output group and press P)", style="dim"), data=InputRow(group.name))
@@ -97,7 +108,8 @@ class InputsTree(PaneTree[object]):
     def _add_connection(self, parent, group: InputGroup, index: int, connection: Connection,
                         compatible: set[str], rows: dict) -> None:
         label = Text(f"{group.name}.{index} ← {connection.job}.{connection.output}", style="bold")
-        node = parent.add(label, data=ConnectionRow(group.name, index), expand=True)
+        row = ConnectionRow(group.name, index)
+        node = parent.add(label, data=row, expand=row not in self.collapsed)
         rows[ConnectionRow(group.name, index)] = node
         names = [s.name for s in group.slots]
         names += [b.slot for b in connection.slot_bindings if b.slot not in names]
