@@ -24,9 +24,9 @@ class ResultHighlighted(Message):
 
 @dataclass
 class SlotHighlighted(Message):
+    """The inputs pane's cursor moved; ``address`` is None on rows that are not slots."""
+
     address: SlotAddress | None
-    input_name: str | None
-    connection: int | None
 
 
 @dataclass

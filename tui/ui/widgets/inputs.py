@@ -154,11 +154,4 @@ class InputsTree(PaneTree[object]):
     def _announce(self, event: Tree.NodeHighlighted) -> None:
         event.stop()
         row = event.node.data
-        if isinstance(row, SlotRow):
-            self.post_message(SlotHighlighted(row.address, row.address.input, row.address.connection))
-        elif isinstance(row, (ConnectionRow, PassthroughRow)):
-            self.post_message(SlotHighlighted(None, row.input, row.index))
-        elif isinstance(row, InputRow):
-            self.post_message(SlotHighlighted(None, row.input, None))
-        else:
-            self.post_message(SlotHighlighted(None, None, None))
+        self.post_message(SlotHighlighted(row.address if isinstance(row, SlotRow) else None))
