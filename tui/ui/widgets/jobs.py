@@ -156,7 +156,7 @@ class JobsPane(Vertical):
         self.add_class("filtering")
         box.value = ""
         self._show_matches("")
-        box.focus()
+        self.screen.set_focus(box)  # at once, not after queued keys: typed text must land here
 
     def matches(self, query: str) -> list[str]:
         if self.project is None or not query:
@@ -192,8 +192,11 @@ class JobsPane(Vertical):
         self._finish(None, [])
 
     def _finish(self, uid: str | None, found: list[str]) -> None:
+        # Keys typed right after enter may already have moved the focus elsewhere: keep that.
+        focused = self.app.focused
+        if focused is None or focused in (self.query_one("#job-filter"), self.query_one("#job-matches")):
+            self.screen.set_focus(self.tree)
         self.remove_class("filtering")
-        self.tree.focus()
         self.post_message(FilterDone(uid, found))
 
     @property
