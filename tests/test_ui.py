@@ -693,3 +693,14 @@ async def test_folded_inputs_stay_folded_across_edits(demo_project):
         assert not volume.is_expanded
         particles = next(n for n in screen.inputs.root.children if n.data.input == "particles")
         assert particles.is_expanded
+
+
+async def test_inputs_title_counts_problems(demo_project):
+    app = make_app(demo_project)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        assert "problem" not in screen.inputs.border_title
+        await command(pilot, "clear particles.0.ctf")
+        assert "⚠ 1 problem (w lists them)" in screen.inputs.border_title
+        await command(pilot, "undo")
+        assert "problem" not in screen.inputs.border_title

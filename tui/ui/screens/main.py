@@ -330,7 +330,10 @@ class MainScreen(Screen):
         else:
             job = session.target
             draft = "" if session.appliable else f" · DRAFT ({job.status}: not appliable live)"
-            self.inputs.border_title = f"3 Inputs of target {job.uid} {job.label}{draft}"
+            errors = sum(issue.severity == "error" for issue in session.validate())
+            problems = f" · ⚠ {errors} problem{'s' if errors != 1 else ''} (w lists them)" if errors else ""
+            # Problems first: a long job title is cut at the pane's edge.
+            self.inputs.border_title = f"3 Inputs of target {job.uid}{problems}{draft} {job.label}"
         self.refresh_status()
 
     def after_edit(self, message: str | None) -> None:
