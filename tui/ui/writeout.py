@@ -17,9 +17,7 @@ class WriteOut:
     """Mixed into the App; ``screen`` is the MainScreen that owns the sessions."""
 
     def open_write_dialog(self, screen) -> None:
-        session = screen._require_session_or_say()
-        if session is None:
-            return
+        session = screen._require_session()
         edits = len(session.changes())
         heading = f"Write {session.target.uid} ({edits} edit{'s' if edits != 1 else ''}) as…"
         issues = session.validate()

@@ -242,14 +242,8 @@ class MainScreen(Screen):
             self.status_slot = event.address
             self.status.clear_message()
         self.refresh_status()
-        session = self.session
-        if session is None or event.address is None or event.address != self.inputs.current_slot:
-            return  # nothing to show, or stale (the inputs were redrawn since)
-        binding = session.binding(event.address)
-        if binding is not None:
-            self.show_details(binding.ref)
-        else:
-            self.show_note(Text(f"{event.address.local} is empty", style="dim"))
+        if event.address is not None and event.address == self.inputs.current_slot:  # else stale
+            self.show_slot(event.address)
 
     @on(FilterDone)
     def _filter_done(self, event: FilterDone) -> None:
@@ -266,6 +260,14 @@ class MainScreen(Screen):
         """Details that are not a result's; a header read still running for one is dropped."""
         self.details_ref = None
         self.query_one(DetailsPane).show(text)
+
+    def show_slot(self, address: SlotAddress) -> None:
+        """Details of what a slot of the target is bound to (or that it is empty)."""
+        binding = self.session.binding(address) if self.session else None
+        if binding is not None:
+            self.show_details(binding.ref)
+        else:
+            self.show_note(Text(f"{address.local} is empty", style="dim"))
 
     def show_details(self, ref: ResultRef) -> None:
         self.details_ref = ref
@@ -338,13 +340,8 @@ class MainScreen(Screen):
 
     def after_edit(self, message: str | None) -> None:
         self.refresh_inputs()
-        address = self.inputs.current_slot
-        if self.session is not None and address is not None:
-            binding = self.session.binding(address)
-            if binding is not None:
-                self.show_details(binding.ref)
-            else:
-                self.show_note(Text(f"{address.local} is empty", style="dim"))
+        if self.inputs.current_slot is not None:
+            self.show_slot(self.inputs.current_slot)
         if message:
             self.say(message)
         self.save_journal()
@@ -439,20 +436,11 @@ class MainScreen(Screen):
         except CsRebindError as exc:
             self.say(str(exc), error=True)
 
-    def _require_session_or_say(self) -> EditSession | None:
-        try:
-            return self._require_session()
-        except CsRebindError as exc:
-            self.say(str(exc), error=True)
-            return None
-
     def export_input_name(self) -> str:
         """The input to export: the one under the cursor, else the first with edits, else the first."""
         session = self._require_session()
-        row = self.inputs.current_row
-        name = getattr(row, "input", None) or getattr(getattr(row, "address", None), "input", None)
-        if name:
-            return name
+        if self.inputs.current_input:
+            return self.inputs.current_input
         changed = [g.name for g, loaded in zip(session.inputs, session.loaded) if g != loaded]
         if changed:
             return changed[0]
@@ -492,18 +480,12 @@ class MainScreen(Screen):
         self.after_edit(str(change))
 
     def action_put_group(self) -> None:
-        from ..widgets.inputs import ConnectionRow, InputRow
-
-        row = self.inputs.current_row
-        if isinstance(row, ConnectionRow):
-            self._run(lambda: self.connect(row.input, row.index))
-        elif isinstance(row, InputRow):
-            self._run(lambda: self.connect(row.input, None))
-        elif row is not None and hasattr(row, "input"):
-            name = row.address.input if hasattr(row, "address") else row.input
-            self._run(lambda: self.connect(name, None))
-        else:
+        """On a connection's own row: replace that connection; anywhere else in an input: add one."""
+        name, index = self.inputs.current_input, self.inputs.current_connection_row
+        if name is None:
             self.say("highlight an input (new connection) or a connection (replace it) in the inputs pane", error=True)
+            return
+        self._run(lambda: self.connect(name, index))
 
     def clear(self, address: SlotAddress) -> None:
         change = self._require_session().clear(address)
@@ -642,8 +624,9 @@ class MainScreen(Screen):
         elif name == "yank":
             self.yank_text(args[0])
         elif name == "put":
-            self.put(SlotAddress.parse(args[0]))
-            self.inputs.go_to_slot(SlotAddress.parse(args[0]))
+            address = SlotAddress.parse(args[0])
+            self.put(address)
+            self.inputs.go_to_slot(address)
         elif name == "connect":
             index = int(args[1]) if len(args) > 1 and args[1].isdigit() else None
             if len(args) > 1 and index is None:
@@ -682,7 +665,7 @@ class MainScreen(Screen):
         self.refresh_inputs()
 
     def action_write(self) -> None:
-        self.app.open_write_dialog(self)
+        self._run(lambda: self.app.open_write_dialog(self))
 
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen(dict(self.app._keymap)))

@@ -136,6 +136,20 @@ class InputsTree(PaneTree[object]):
         row = self.current_row
         return row.address if isinstance(row, SlotRow) else None
 
+    @property
+    def current_input(self) -> str | None:
+        """The input the cursor is in, on any of its rows."""
+        row = self.current_row
+        if isinstance(row, SlotRow):
+            return row.address.input
+        return row.input if isinstance(row, (InputRow, ConnectionRow, PassthroughRow)) else None
+
+    @property
+    def current_connection_row(self) -> int | None:
+        """The connection index when the cursor is on a connection's own row."""
+        row = self.current_row
+        return row.index if isinstance(row, ConnectionRow) else None
+
     def go_to_slot(self, address: SlotAddress) -> bool:
         for node in self._all_nodes():
             if node.data == SlotRow(address):
