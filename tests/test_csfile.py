@@ -28,7 +28,11 @@ EMPIAR = REALDATA / "ml-struct-bio__cryodrgn/tests/data/empiar_10076_7.cs"
 FOUR_K = REALDATA / "cryoem-uoft__cryosparc-tools/tests/data/4k_dataset.cs"
 MOLNODES = REALDATA / "PlethoraChutney__MolecularNodes/tests/data/cryosparc/cryosparc_metadata.cs"
 CRYOSPAX = REALDATA / "michael-0brien__cryospax/tests/data/test_csfile.cs"
-REAL_FILES = [P12, J2_EXPORTED, EMPIAR, FOUR_K, MOLNODES, CRYOSPAX]
+J744_DIR = REALDATA / "kttn8769__cryopicls/tests/cryosparc_consensus"
+J744_VERSIONS = [J744_DIR / f"cryosparc_P2_J744_{v:03d}_particles.cs" for v in range(6)]
+J744_PASSTHROUGH = J744_DIR / "P2_J744_passthrough_particles.cs"
+J744_CSG = J744_DIR / "P2_J744_particles.csg"
+REAL_FILES = [P12, J2_EXPORTED, EMPIAR, FOUR_K, MOLNODES, CRYOSPAX, *J744_VERSIONS, J744_PASSTHROUGH]
 
 
 def reference(path: Path) -> np.ndarray:
@@ -115,9 +119,10 @@ def test_real_load_all_equals_numpy(path: Path, mmap: bool):
 def test_real_load_one_prefix(path: Path):
     ref = reference(path)
     header = read_header(path)
-    table = load(path, prefixes=["blob"])
-    assert table.dtype.names == ("uid", *header.fields_of("blob"))
-    assert all(name.startswith("blob/") for name in table.dtype.names[1:])
+    prefix = "blob" if "blob" in header.prefixes else header.prefixes[0]  # a passthrough file has no blob
+    table = load(path, prefixes=[prefix])
+    assert table.dtype.names == ("uid", *header.fields_of(prefix))
+    assert all(name.startswith(f"{prefix}/") for name in table.dtype.names[1:])
     for name in table.dtype.names:
         np.testing.assert_array_equal(table[name], ref[name])
 
@@ -195,6 +200,55 @@ def test_cryospax_synthetic_file_loads():
     table = load(CRYOSPAX)
     assert table["uid"].tolist() == [0, 0, 0]
     assert table["blob/path"][0] == b"img_00000.mrcs"
+
+
+def test_j744_versions_have_real_sparse_row_counts():
+    """A real v2.15 refinement: iteration 000 wrote only 2,270 of the 5,908 particles."""
+    rows = [read_header(path).num_rows for path in J744_VERSIONS]
+    assert rows == [2270, 5908, 5908, 5908, 5908, 5908]
+    final = load(J744_VERSIONS[5], prefixes=["blob", "alignments3D"])
+    first = load(J744_VERSIONS[0], fields=[])
+    assert np.isin(first["uid"], final["uid"]).all()  # a subset of the final particles, by uid
+    assert np.unique(final["uid"]).size == 5908
+    assert final["blob/shape"][0].tolist() == [256, 256]
+    assert final["blob/psize_A"][0] == pytest.approx(1.7138)
+    assert final["alignments3D/psize_A"][0] == pytest.approx(1.7138)
+    for path in J744_VERSIONS:
+        assert read_header(path).prefixes == ("blob", "ctf", "alignments3D")
+
+
+def test_j744_passthrough_matches_final_version_row_for_row():
+    header = read_header(J744_PASSTHROUGH)
+    assert header.prefixes == ("alignments2D", "location", "pick_stats")
+    passthrough = load(J744_PASSTHROUGH, fields=[])
+    final = load(J744_VERSIONS[5], fields=[])
+    np.testing.assert_array_equal(passthrough["uid"], final["uid"])
+
+
+def test_j744_csg_rows_match_the_files_it_names():
+    """The .csg CryoSPARC wrote names its metafiles relative to itself ('>FILE.cs')."""
+    import yaml
+
+    document = yaml.safe_load(J744_CSG.read_text())
+    assert document["version"] == "v2.15.0"
+    for name, entry in document["results"].items():
+        assert entry["metafile"].startswith(">")
+        header = read_header(J744_DIR / entry["metafile"][1:])
+        assert header.num_rows == entry["num_items"] == 5908
+        assert name in header.prefixes
+        assert entry["type"] == f"particle.{name}"
+
+
+@pytest.mark.parametrize("path", [J744_VERSIONS[0], J744_VERSIONS[5], J744_PASSTHROUGH], ids=lambda p: p.name)
+def test_j744_matches_cryosparc_tools(path: Path):
+    ours = load(path)
+    theirs = Dataset.load(path)
+    assert ours.dtype.names == tuple(theirs.fields())
+    for name in ours.dtype.names:
+        expected = theirs[name]
+        if ours.dtype[name].kind == "S":  # Dataset hands fixed-width strings back decoded
+            expected = np.char.encode(np.asarray(expected, dtype=str), "utf-8")
+        np.testing.assert_array_equal(ours[name], expected)
 
 
 # ---------------------------------------------------------------------------- generated files
