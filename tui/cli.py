@@ -215,25 +215,22 @@ def _report_changes(session) -> None:
 
 
 def cmd_plan(options: argparse.Namespace) -> int:
-    from .core.plans import check_destination, write_plan, write_script
+    from .core import routes
 
     session = _session(options.project, options.job, options.set, options.plan)
     _report_changes(session)
-    check_destination(session, Path(options.out), overwrite=options.force)
-    if options.script:  # checked before anything is written: all or nothing
-        check_destination(session, Path(options.script), overwrite=options.force)
-    print(f"plan written to {write_plan(session, Path(options.out), overwrite=options.force)}")
-    if options.script:
-        print(f"script written to {write_script(session, Path(options.script), overwrite=options.force)}")
+    written = routes.write_plan(session, Path(options.out), force=options.force, script=options.script)
+    for kind, path in zip(("plan", "script"), written):
+        print(f"{kind} written to {path}")
     return EXIT_OK
 
 
 def cmd_apply(options: argparse.Namespace) -> int:
     import getpass
 
-    from .core.apply import ApplyError, ConnectionSettings, apply_plan
+    from .core import routes
+    from .core.apply import ApplyError
     from .core.config import load_settings
-    from .core.operations import operations
     from .core.plans import read_plan
     from .core.session import EditSession
 
@@ -243,14 +240,10 @@ def cmd_apply(options: argparse.Namespace) -> int:
         raise CsRebindError(f"{options.plan}: the plan names no project directory; pass --project DIR")
     session = EditSession.from_plan(_load(project_dir), plan)
     _report_changes(session)
-    errors = [issue for issue in session.validate() if issue.severity == "error"]
-    if errors:
-        raise CsRebindError(f"not applied: {len(errors)} problem(s) in the plan (listed above); nothing was sent")
     prompt = getpass.getpass if sys.stdin.isatty() else None
-    settings = ConnectionSettings.from_sources(load_settings().cryosparc, prompt=prompt)
+    pending = routes.prepare_apply(session, load_settings().cryosparc, prompt=prompt)
     try:
-        report = apply_plan(plan, operations(session.loaded, session.inputs), settings=settings,
-                            loaded=None if options.ignore_server_state else session.loaded)
+        report = pending.run(check_server_state=not options.ignore_server_state)
     except ApplyError as exc:
         if exc.report is None:
             raise
@@ -261,17 +254,14 @@ def cmd_apply(options: argparse.Namespace) -> int:
 
 
 def cmd_export(options: argparse.Namespace) -> int:
-    from .core.export import check_destination, default_name, plan_export, prepare_export
+    from .core import routes
 
     session = _session(options.project, options.job, options.set, options.plan)
-    group = session.input(options.input)
-    name = options.name or default_name(session.target.uid, group.name)
-    out, stem = check_destination(session.project, options.out, name, force=options.force)
-    plan = plan_export(session.project, group, connection=options.connection, target=session.target.uid)
-    prepared = prepare_export(session.project, plan)  # reports rows kept and dropped before writing
-    for line in prepared.report.lines():
+    pending = routes.prepare_export(session, options.input, options.out, options.name, connection=options.connection,
+                                    paths=options.paths, force=options.force)
+    for line in pending.report_lines:  # rows kept and dropped, before writing
         print(line, file=sys.stderr)
-    report = prepared.write(out, stem, paths=options.paths, force=options.force)
+    report = pending.write()
     print(f"wrote {report.cs_path} and {report.csg_path} ({report.rows} rows)")
     return EXIT_OK
 

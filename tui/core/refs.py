@@ -56,6 +56,17 @@ def check_job_uid(text: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class OutputRef:
+    """A whole output group of one job: ``J683.particles`` (what ``Y`` yanks, ``P`` connects)."""
+
+    job: str
+    output: str
+
+    def __str__(self) -> str:
+        return f"{self.job}.{self.output}"
+
+
+@dataclass(frozen=True, slots=True)
 class ResultRef:
     """One output result of one job at one version: ``J683.particles.blob.F``."""
 

@@ -1,0 +1,160 @@
+"""The four ways a rebinding leaves csrebind, each with its checks and refusals in one place, so
+the CLI and the UI refuse the same things in the same words:
+
+``export``  one input as CryoSPARC would load it: ``NAME.cs`` + ``NAME.csg`` (rows reported first)
+``plan``    the edits as versioned JSON (reopen with ``--plan``, or ``csrebind apply``)
+``script``  a commented cryosparc-tools script that applies the edits
+``apply``   the edits sent to a running CryoSPARC now (the target must be building)
+
+Export and apply have two steps: ``prepare_*`` checks, reads and describes (nothing written,
+nothing sent); the returned object's ``write`` / ``run`` does it after the user said yes.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from .errors import CsRebindError
+from .project import default_output_dir
+from .session import EditSession
+
+ROUTES = ("export", "plan", "script", "apply")
+
+
+def write_heading(session: EditSession) -> str:
+    """What the write menu says first: the target, its edits and its validation problems."""
+    edits = len(session.changes())
+    heading = f"Write {session.target.uid} ({edits} edit{'s' if edits != 1 else ''}) as…"
+    issues = session.validate()
+    if issues:
+        heading += "\n" + "\n".join(f"  {issue}" for issue in issues)
+    return heading
+
+
+def default_destination(session: EditSession, route: str, input_name: str) -> list[str]:
+    """The arguments the UI proposes for ``:write ROUTE``: a folder beside the project."""
+    from .export import default_name
+
+    folder = default_output_dir(session.project.path)
+    uid = session.target.uid
+    if route == "export":
+        return [str(folder), default_name(uid, input_name)]
+    if route == "plan":
+        return [str(folder / f"{uid}_plan.json")]
+    if route == "script":
+        return [str(folder / f"{uid}_apply.py")]
+    return []
+
+
+# --- export ------------------------------------------------------------------------------------
+
+
+@dataclass
+class PendingExport:
+    """An export joined and reported on, not yet written."""
+
+    prepared: Any  # export.PreparedExport
+    out: Path
+    stem: str
+    paths: str
+    force: bool
+
+    @property
+    def report_lines(self) -> list[str]:
+        return self.prepared.report.lines()
+
+    @property
+    def question(self) -> str:
+        return f"Write {self.prepared.report.rows:,} rows to {self.out / self.stem}.cs and .csg?"
+
+    def write(self, progress: Callable[[int, int], None] | None = None):
+        return self.prepared.write(self.out, self.stem, paths=self.paths, force=self.force, progress=progress)
+
+
+def prepare_export(
+    session: EditSession, input_name: str, out_dir: str | os.PathLike, name: str | None = None, *,
+    connection: int | None = None, paths: str = "keep", force: bool = False,
+) -> PendingExport:
+    from . import export
+
+    group = session.input(input_name)
+    stem = name or export.default_name(session.target.uid, group.name)
+    out, stem = export.check_destination(session.project, Path(out_dir).expanduser(), stem, force=force)
+    layout = export.plan_export(session.project, group, connection=connection, target=session.target.uid)
+    return PendingExport(export.prepare_export(session.project, layout), out, stem, paths, force)
+
+
+# --- plan and script ----------------------------------------------------------------------------
+
+
+def write_plan(session: EditSession, path: str | os.PathLike, *, force: bool = False,
+               script: str | os.PathLike | None = None) -> list[Path]:
+    """The plan (and, when asked, the script beside it): both destinations are checked before
+    anything is written, so either both are written or neither."""
+    from .plans import check_destination, write_plan as write_plan_file, write_script as write_script_file
+
+    check_destination(session, Path(path), overwrite=force)
+    if script is not None:
+        check_destination(session, Path(script), overwrite=force)
+    written = [write_plan_file(session, Path(path).expanduser(), overwrite=force)]
+    if script is not None:
+        written.append(write_script_file(session, Path(script).expanduser(), overwrite=force))
+    return written
+
+
+def write_script(session: EditSession, path: str | os.PathLike, *, force: bool = False) -> Path:
+    from .plans import write_script as write_script_file
+
+    return write_script_file(session, Path(path).expanduser(), overwrite=force)
+
+
+# --- apply ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class PendingApply:
+    """Operations checked against the session, ready to send to ``settings.target``."""
+
+    session: EditSession
+    ops: Sequence[Any]  # operations.Operation
+    settings: Any  # apply.ConnectionSettings
+
+    @property
+    def question(self) -> str:
+        return f"Apply {len(self.ops)} change(s) to {self.session.target.uid} at {self.settings.target}?"
+
+    @property
+    def details(self) -> str:
+        return "\n".join(op.describe() for op in self.ops)
+
+    def run(self, *, check_server_state: bool = True):
+        """Send the operations; raises ApplyError when nothing was applied."""
+        from .apply import apply_plan
+
+        loaded = self.session.loaded if check_server_state else None
+        return apply_plan(self.session.to_plan(), self.ops, settings=self.settings, loaded=loaded)
+
+
+def prepare_apply(session: EditSession, cryosparc: dict | None = None, *,
+                  prompt: Callable[[str], str] | None = None) -> PendingApply:
+    """Refused, before anything is sent, when the target is not building, when validation finds
+    an error, or when there is nothing to apply."""
+    from .apply import ConnectionSettings
+    from .operations import operations
+
+    if not session.appliable:
+        raise CsRebindError(
+            f"{session.target.uid} is {session.target.status}: only a job in building status can be changed "
+            "in a live CryoSPARC; write export or plan instead"
+        )
+    errors = [issue for issue in session.validate() if issue.severity == "error"]
+    if errors:
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise CsRebindError(f"not applied: {errors[0].message}{more}; nothing was sent")
+    ops = operations(session.loaded, session.inputs)
+    if not ops:
+        raise CsRebindError("nothing to apply: no edits against the job as loaded")
+    return PendingApply(session, ops, ConnectionSettings.from_sources(cryosparc, prompt=prompt))

@@ -1,0 +1,200 @@
+"""The state of an editing session over one project, with no terminal attached: an edit
+session per target job, the register (a result or a whole output group), the versions picked
+in the outputs pane, what has been written out, and the journal.
+
+The UI keeps widgets and calls these methods; every edit returns the message to show, and
+every refusal is a :class:`CsRebindError` whose text is shown as it is.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .errors import CsRebindError
+from .journal import JournalSnapshot, JournalWriter
+from .model import InputGroup, OutputResult
+from .project import Project
+from .refs import FINAL, OutputRef, ResultRef, SlotAddress, Version, check_job_uid
+from .session import EditSession
+
+PickKey = tuple[str, str, str]
+Register = ResultRef | OutputRef | None
+
+
+def pick_key(result: OutputResult) -> PickKey:
+    return (result.job, result.output, result.name)
+
+
+class Workbench:
+    def __init__(self, project: Project, journal: JournalWriter | None = None) -> None:
+        self.project = project
+        self.journal = journal if journal is not None else JournalWriter(project.path)
+        self.sessions: dict[str, EditSession] = {}
+        self.written: dict[str, tuple[InputGroup, ...]] = {}  # per target: the inputs last written out
+        self.target: str | None = None
+        self.register: Register = None
+        self.picks: dict[PickKey, Version] = {}
+
+    # --- target ------------------------------------------------------------------------
+
+    @property
+    def session(self) -> EditSession | None:
+        return self.sessions.get(self.target) if self.target else None
+
+    def require_session(self) -> EditSession:
+        session = self.session
+        if session is None:
+            raise CsRebindError("no target job: highlight a job and press t")
+        return session
+
+    def session_for(self, uid: str) -> EditSession:
+        if uid not in self.sessions:
+            self.sessions[uid] = EditSession(self.project, uid)
+        return self.sessions[uid]
+
+    def set_target(self, uid: str) -> str:
+        session = self.session_for(uid)
+        self.target = uid
+        if not session.appliable:
+            return f"target {uid} is {session.target.status}: a draft (export works; not appliable live)"
+        return f"target {uid} {session.target.label}"
+
+    def choose_target(self, text: str) -> str:
+        """``:target JOB``: a typed uid, checked before it becomes the target."""
+        uid = check_job_uid(text)
+        self.project.usable_job(uid)
+        return self.set_target(uid)
+
+    def open_plan(self, plan: Any) -> EditSession:
+        """Load a saved plan (or a journaled session) into its target's session and target it."""
+        target = str(plan.get("target")) if isinstance(plan, dict) else ""
+        session = self.session_for(target)
+        session.load_plan(plan)
+        self.target = target
+        return session
+
+    # --- register and picked versions ----------------------------------------------------
+
+    def pick(self, result: OutputResult) -> Version:
+        return self.picks.get(pick_key(result), FINAL)
+
+    def picked_ref(self, result: OutputResult) -> ResultRef:
+        return result.ref(self.pick(result))
+
+    def set_pick(self, result: OutputResult, version: Version) -> str:
+        if version != FINAL:
+            result.version_index(version)  # raises with the stored versions listed
+        self.picks[pick_key(result)] = version
+        return f"picked {result.ref(version).short}"
+
+    def step_pick(self, result: OutputResult, step: int) -> str:
+        return self.set_pick(result, result.step_version(self.pick(result), step))
+
+    def yank(self, result: OutputResult) -> None:
+        self.register = self.picked_ref(result)
+
+    def yank_group(self, job: str, output: str) -> None:
+        self.register = OutputRef(job, output)
+
+    def yank_text(self, text: str) -> None:
+        """``:yank J5.particles.blob[.V]`` (a result) or ``:yank J5.particles`` (a group)."""
+        parts = text.split(".")
+        if len(parts) == 2:
+            group = self.project.output(check_job_uid(parts[0]), parts[1])
+            self.register = OutputRef(group.job, group.name)
+            return
+        ref = ResultRef.parse(text)
+        result = self.project.result(ref)  # raises when the job, output or result is unknown
+        if ref.version != FINAL:
+            result.version_index(ref.version)  # raises listing the stored versions
+        self.register = ref
+
+    def clear_register(self) -> None:
+        self.register = None
+
+    def register_text(self) -> str:
+        if isinstance(self.register, OutputRef):
+            return f"yanked group {self.register}"
+        return f"yanked {self.register}" if self.register else ""
+
+    def compatible(self) -> tuple[set[str], set[str]]:
+        """What the register fits on the target: (slot addresses, input names)."""
+        session = self.session
+        if session is None:
+            return set(), set()
+        if isinstance(self.register, ResultRef):
+            return {a.local for a in session.compatible_slots(self.register)}, set()
+        if isinstance(self.register, OutputRef):
+            return set(), set(session.compatible_inputs(self.register.job, self.register.output))
+        return set(), set()
+
+    # --- edits (each returns the message to show) --------------------------------------------
+
+    def put(self, address: SlotAddress) -> str:
+        session = self.require_session()
+        if not isinstance(self.register, ResultRef):
+            what = "a group (use P)" if isinstance(self.register, OutputRef) else "nothing"
+            raise CsRebindError(f"the register holds {what}; yank a result with y first")
+        return str(session.put(address, self.register))
+
+    def connect(self, input_name: str, index: int | None) -> str:
+        session = self.require_session()
+        register = self.register
+        if isinstance(register, ResultRef):
+            register = OutputRef(register.job, register.output)
+        if register is None:
+            raise CsRebindError("the register is empty; yank an output group with Y first")
+        return str(session.put_group(input_name, register.job, register.output, index))
+
+    def clear(self, address: SlotAddress) -> str:
+        return str(self.require_session().clear(address))
+
+    def undo(self) -> str:
+        session = self.require_session()
+        if not session.undo():
+            raise CsRebindError("nothing to undo: this is the job as loaded")
+        return f"undone · {len(session.changes())} pending edit(s)"
+
+    def redo(self) -> str:
+        session = self.require_session()
+        if not session.redo():
+            raise CsRebindError("nothing to redo")
+        return f"redone · {len(session.changes())} pending edit(s)"
+
+    def export_input_name(self, current_input: str | None) -> str:
+        """The input to export: the one under the cursor, else the first with edits, else the first."""
+        session = self.require_session()
+        if current_input:
+            return current_input
+        changed = [g.name for g, loaded in zip(session.inputs, session.loaded) if g != loaded]
+        if changed:
+            return changed[0]
+        if not session.inputs:
+            raise CsRebindError(f"{session.target.uid} has no inputs to export")
+        return session.inputs[0].name
+
+    # --- written out, unsaved, journal -------------------------------------------------------
+
+    def unsaved(self, session: EditSession) -> bool:
+        """Edits not yet written out by a plan, script, export or apply."""
+        return session.dirty and session.inputs != self.written.get(session.target.uid, session.loaded)
+
+    def unsaved_targets(self) -> list[str]:
+        return [uid for uid, s in self.sessions.items() if self.unsaved(s)]
+
+    def unsaved_edits(self) -> int:
+        return sum(len(self.sessions[uid].changes()) for uid in self.unsaved_targets())
+
+    def mark_written(self, uid: str, input_name: str | None = None) -> None:
+        """Record what was written: the whole session, or (an export) one input of it."""
+        session = self.sessions[uid]
+        if input_name is None:
+            self.written[uid] = session.inputs
+        else:
+            base = self.written.get(uid, session.loaded)
+            done = session.input(input_name)
+            self.written[uid] = tuple(done if g.name == input_name else g for g in base)
+
+    def journal_snapshot(self) -> JournalSnapshot:
+        """Every unsaved session as a plan, taken now; ``journal.write`` it in a worker."""
+        return self.journal.snapshot([s.to_plan() for s in self.sessions.values() if self.unsaved(s)])
