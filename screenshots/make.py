@@ -32,7 +32,7 @@ async def loaded(pilot):
 
 async def show_result(pilot, job: str, output: str, result: str):
     screen = pilot.app.main_screen
-    screen.go_to_job(job)
+    screen.command_job(job)
     await pilot.pause()
     screen.outputs.go_to_result((job, output, result))
     screen.outputs.focus()

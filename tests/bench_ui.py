@@ -78,7 +78,7 @@ async def measure(project: Path, presses: int) -> dict[str, float | list[float]]
         moves = [await repaint(pilot, "j") for _ in range(presses)]
         # Alternate a slot of the target between its bound result and another compatible one:
         # every put is a real edit.
-        session = screen.session
+        session = screen.bench.session
         group, index, binding = next(
             (g, i, b) for g in session.inputs for i, c in enumerate(g.connections) for b in c.slot_bindings
         )
@@ -90,7 +90,7 @@ async def measure(project: Path, presses: int) -> dict[str, float | list[float]]
         yanks, puts = [], []
         for turn in range(presses):
             ref = other if turn % 2 == 0 else binding.ref
-            screen.go_to_job(ref.job)
+            screen.command_job(ref.job)
             await pilot.pause()
             screen.outputs.go_to_result((ref.job, ref.output, ref.result))
             screen.outputs.focus()

@@ -34,7 +34,7 @@ async def _loaded(pilot):
 
 async def _yank_full_size_blob(pilot):
     screen = await _loaded(pilot)
-    screen.go_to_job("J5")
+    screen.command_job("J5")
     await pilot.pause()
     screen.outputs.go_to_result(("J5", "particles", "blob"))
     screen.outputs.focus()
@@ -68,7 +68,7 @@ def test_after_put(snap_compare, snapshot_demo):
 def test_incompatible_put_message(snap_compare, snapshot_demo):
     async def bad_put(pilot):
         screen = await _loaded(pilot)
-        screen.go_to_job("J9")
+        screen.command_job("J9")
         await pilot.pause()
         screen.outputs.go_to_result(("J9", "volume", "map"))
         screen.outputs.focus()
@@ -86,7 +86,7 @@ def test_incompatible_put_message(snap_compare, snapshot_demo):
 def test_version_picker(snap_compare, snapshot_demo):
     async def picker(pilot):
         screen = await _loaded(pilot)
-        screen.go_to_job("J9")
+        screen.command_job("J9")
         await pilot.pause()
         screen.outputs.go_to_result(("J9", "particles", "alignments3D"))
         screen.outputs.focus()

@@ -10,7 +10,7 @@ from tui.core.config import Settings
 from tui.core.journal import journal_path, load_journal
 from tui.core.refs import ResultRef, SlotAddress
 from tui.ui.app import make_app
-from tui.ui.keys import KEYS
+from tui.core.commands import COMMANDS
 from tui.ui.screens.dialogs import CommandLine, Confirm, VersionPicker
 from tui.ui.screens.help import HelpScreen
 
@@ -60,7 +60,7 @@ async def command(pilot, text: str, typed: bool = False):
 
 
 async def highlight_result(pilot, screen, job: str, output: str, result: str):
-    screen.go_to_job(job)
+    screen.command_job(job)
     await settle(pilot)
     assert screen.outputs.go_to_result((job, output, result))
     screen.outputs.focus()
@@ -74,7 +74,7 @@ async def highlight_slot(pilot, screen, address: str):
 
 
 def bound(screen, address: str) -> str | None:
-    binding = screen.session.binding(address)
+    binding = screen.bench.session.binding(address)
     return str(binding.ref) if binding else None
 
 
@@ -84,12 +84,12 @@ async def test_design_brief_story(demo_project):
     app = make_app(demo_project)
     async with app.run_test(size=SIZE) as pilot:
         screen = await ready(pilot)
-        assert screen.target == "J12"  # the most recent job in building status
+        assert screen.bench.target == "J12"  # the most recent job in building status
         assert bound(screen, "particles.0.blob") == "J9.particles.blob.F"
 
         await highlight_result(pilot, screen, "J5", "particles", "blob")
         await pilot.press("y")
-        assert screen.register == ResultRef("J5", "particles", "blob", "F")
+        assert screen.bench.register == ResultRef("J5", "particles", "blob", "F")
         assert "yanked J5.particles.blob.F" in status_text(screen)
 
         await highlight_slot(pilot, screen, "particles.0.blob")
@@ -107,14 +107,14 @@ async def test_design_brief_story(demo_project):
         picker.highlighted = picker.get_option_index("3")
         await pilot.press("enter")
         await settle(pilot)
-        assert screen.picks[("J9", "particles", "alignments3D")] == 3
+        assert screen.bench.picks[("J9", "particles", "alignments3D")] == 3
         await pilot.press("y")
-        assert screen.register == ResultRef("J9", "particles", "alignments3D", 3)
+        assert screen.bench.register == ResultRef("J9", "particles", "alignments3D", 3)
         await highlight_slot(pilot, screen, "particles.0.alignments3D")
         await pilot.press("p")
         await settle(pilot)
         assert bound(screen, "particles.0.alignments3D") == "J9.particles.alignments3D.3"
-        assert len(screen.session.changes()) == 2
+        assert len(screen.bench.session.changes()) == 2
 
         await pilot.press("u")
         await settle(pilot)
@@ -125,7 +125,7 @@ async def test_design_brief_story(demo_project):
         assert bound(screen, "particles.0.alignments3D") == "J9.particles.alignments3D.3"
         await pilot.press("u", "u")
         await settle(pilot)
-        assert not screen.session.dirty
+        assert not screen.bench.session.dirty
         await pilot.press("u")
         assert "nothing to undo" in status_text(screen)
 
@@ -137,10 +137,10 @@ async def test_incompatible_put_changes_nothing_and_says_why(demo_project):
         await highlight_result(pilot, screen, "J9", "volume", "map")
         await pilot.press("y")
         await highlight_slot(pilot, screen, "particles.0.alignments3D")
-        before = screen.session.inputs
+        before = screen.bench.session.inputs
         await pilot.press("p")
         await settle(pilot)
-        assert screen.session.inputs is before
+        assert screen.bench.session.inputs is before
         assert "slot alignments3D takes particle alignments3D, not volume blob" in status_text(screen)
 
 
@@ -159,7 +159,7 @@ async def test_yank_highlights_only_compatible_slots(demo_project):
         assert marked == {"particles.0.blob"}
         await pilot.press("escape")
         await settle(pilot)
-        assert screen.register is None
+        assert screen.bench.register is None
         assert not any(str(n.label).startswith("+ ") for n in screen.inputs._all_nodes())
 
 
@@ -174,13 +174,13 @@ async def test_clear_slot_and_group_connect(demo_project):
         # Y yanks the whole group; P on the input adds a new connection.
         await highlight_result(pilot, screen, "J7", "particles_selected", "blob")
         await pilot.press("Y")
-        assert str(screen.register) == "J7.particles_selected"
+        assert str(screen.bench.register) == "J7.particles_selected"
         screen.inputs.focus()
         screen.inputs.move_cursor(screen.inputs.root.children[0])
         await settle(pilot)
         await pilot.press("P")
         await settle(pilot)
-        connections = screen.session.input("particles").connections
+        connections = screen.bench.session.input("particles").connections
         assert [(c.job, c.output) for c in connections] == [("J9", "particles"), ("J7", "particles_selected")]
         assert "particles.1: (empty) → J7.particles_selected" in status_text(screen)
 
@@ -191,13 +191,13 @@ async def test_version_step_keys_and_labels(demo_project):
         screen = await ready(pilot)
         await highlight_result(pilot, screen, "J9", "particles", "alignments3D")
         await pilot.press("left_square_bracket")
-        assert screen.picks[("J9", "particles", "alignments3D")] == 5
+        assert screen.bench.picks[("J9", "particles", "alignments3D")] == 5
         node = screen.outputs.cursor_node
         assert str(node.label).startswith("J9.particles.alignments3D.5 ")
         await pilot.press("left_square_bracket", "left_square_bracket")
-        assert screen.picks[("J9", "particles", "alignments3D")] == 2
+        assert screen.bench.picks[("J9", "particles", "alignments3D")] == 2
         await pilot.press("right_square_bracket", "right_square_bracket", "right_square_bracket")
-        assert screen.picks[("J9", "particles", "alignments3D")] == "F"
+        assert screen.bench.picks[("J9", "particles", "alignments3D")] == "F"
         assert str(screen.outputs.cursor_node.label).startswith("J9.particles.alignments3D ")
 
 
@@ -283,11 +283,11 @@ async def test_target_key_makes_a_draft_for_finished_jobs(demo_project):
     app = make_app(demo_project)
     async with app.run_test(size=SIZE) as pilot:
         screen = await ready(pilot)
-        screen.go_to_job("J9")
+        screen.command_job("J9")
         await settle(pilot)
         await pilot.press("t")
         await settle(pilot)
-        assert screen.target == "J9"
+        assert screen.bench.target == "J9"
         assert "DRAFT" in screen.inputs.border_title
         assert "target J9 is completed" in status_text(screen)
 
@@ -297,7 +297,7 @@ async def test_command_line(demo_project):
     async with app.run_test(size=SIZE) as pilot:
         screen = await ready(pilot)
         await command(pilot, "yank J5.particles.blob.F", typed=True)
-        assert screen.register == ResultRef("J5", "particles", "blob", "F")
+        assert screen.bench.register == ResultRef("J5", "particles", "blob", "F")
         await command(pilot, "put particles.0.blob", typed=True)
         assert bound(screen, "particles.0.blob") == "J5.particles.blob.F"
         await command(pilot, "clear particles.0.ctf")
@@ -310,9 +310,9 @@ async def test_command_line(demo_project):
         assert screen.jobs_pane.tree.current_uid == "J9"
         screen.outputs.go_to_result(("J9", "particles", "alignments3D"))
         await command(pilot, "version 2")
-        assert screen.picks[("J9", "particles", "alignments3D")] == 2
+        assert screen.bench.picks[("J9", "particles", "alignments3D")] == 2
         await command(pilot, "target J11")
-        assert screen.target == "J11"
+        assert screen.bench.target == "J11"
         await command(pilot, "put particles.9.blob")
         assert "input particles has no connection 9" in status_text(screen)
         await command(pilot, "frobnicate")
@@ -322,7 +322,7 @@ async def test_command_line(demo_project):
         await command(pilot, "version 4")
         assert "version 4 is not stored" in status_text(screen)
         await command(pilot, "target J12")
-        assert screen.target == "J12" and bound(screen, "particles.0.blob") == "J5.particles.blob.F"
+        assert screen.bench.target == "J12" and bound(screen, "particles.0.blob") == "J5.particles.blob.F"
 
 
 async def test_help_lists_every_binding_with_user_keymap(demo_project):
@@ -331,14 +331,14 @@ async def test_help_lists_every_binding_with_user_keymap(demo_project):
         screen = await ready(pilot)
         await highlight_result(pilot, screen, "J5", "particles", "blob")
         await pilot.press("y")
-        assert screen.register is None  # the default key no longer yanks
+        assert screen.bench.register is None  # the default key no longer yanks
         await pilot.press("c")
-        assert screen.register == ResultRef("J5", "particles", "blob", "F")
+        assert screen.bench.register == ResultRef("J5", "particles", "blob", "F")
         await pilot.press("question_mark")
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
         keys = {binding_id: key for key, _, binding_id in app.screen.rows}
-        assert set(keys) == {k.id for k in KEYS}
+        assert set(keys) == {spec.id for spec in COMMANDS if spec.keys}
         assert keys["yank"] == "c" and keys["put"] == "p" and keys["help"] == "?, f1"
         shown = screen_text(app)
         assert "Yank" in shown and "version-picker" in shown
@@ -416,7 +416,7 @@ async def test_write_plan_from_command_line(demo_project, tmp_path):
         plan = json.loads(out.read_text())
         assert plan["target"] == "J12" and plan["changes"] == [
             "particles.0.blob: J9.particles.blob.F → J5.particles.blob.F"]
-        assert screen.unsaved_targets() == []
+        assert screen.bench.unsaved_targets() == []
         await pilot.press("q")
         await pilot.pause()
         assert not app.is_running
@@ -469,7 +469,7 @@ async def test_write_menu_and_export_route(demo_project, tmp_path):
         assert len(data) == 1000 and (data["blob/shape"] == 452).all()
         assert (out / "brief.csg").exists()
         assert "exported 1,000 rows" in status_text(screen)
-        assert screen.unsaved_targets() == []
+        assert screen.bench.unsaved_targets() == []
     assert _tree_digest(demo_project) == before  # the UI never writes inside the project
 
 
@@ -497,7 +497,7 @@ async def test_write_script_and_apply_routes(demo_project, tmp_path, monkeypatch
         await settle(pilot)
         script = (tmp_path / "apply.py").read_text()
         assert "source_version=3" in script
-        server = FakeServer(inputs=server_inputs(screen.session.loaded))
+        server = FakeServer(inputs=server_inputs(screen.bench.session.loaded))
         monkeypatch.setattr(apply_module, "default_client_factory", server.factory)
         await command(pilot, "write apply")
         await settle(pilot)
@@ -525,15 +525,15 @@ async def test_reopen_a_plan(demo_project, tmp_path):
     app = make_app(demo_project, plan=plan)
     async with app.run_test(size=SIZE) as pilot:
         screen = await ready(pilot)
-        assert screen.target == "J12"
-        assert [str(c) for c in screen.session.changes()] == [str(c) for c in session.changes()]
+        assert screen.bench.target == "J12"
+        assert [str(c) for c in screen.bench.session.changes()] == [str(c) for c in session.changes()]
         await pilot.press("u")  # the whole plan is one undoable step
         await settle(pilot)
-        assert not screen.session.dirty
+        assert not screen.bench.session.dirty
 
 
 async def test_command_palette_offers_the_commands(demo_project):
-    from tui.ui.palette import CsRebindCommands
+    from tui.ui.commands import CsRebindCommands
 
     app = make_app(demo_project)
     async with app.run_test(size=SIZE) as pilot:
@@ -542,7 +542,7 @@ async def test_command_palette_offers_the_commands(demo_project):
         hits = [hit async for hit in provider.search("undo")]
         assert any("undo" in str(hit.text) for hit in hits)
         discovered = [hit async for hit in provider.discover()]
-        assert len(discovered) == len(__import__("tui.core.commands", fromlist=["x"]).COMMAND_SPECS)
+        assert len(discovered) == len(__import__("tui.core.commands", fromlist=["x"]).LINE_COMMANDS)
         await pilot.press("ctrl+p")
         await pilot.pause()
         assert type(app.screen).__name__ == "CommandPalette"
@@ -565,7 +565,7 @@ async def test_empty_project_and_keys_without_context(tmp_path):
     app = make_app(tmp_path / "P1")
     async with app.run_test(size=SIZE) as pilot:
         screen = await ready(pilot)
-        assert screen.target is None and len(screen.project.jobs) == 0
+        assert screen.bench.target is None and len(screen.project.jobs) == 0
         for key, message in [("y", "highlight a result"), ("p", "highlight a slot"), ("u", "no target job"),
                              ("t", "highlight a job"), ("v", "highlight a result"), ("n", "no matches")]:
             await pilot.press(key)
@@ -585,7 +585,7 @@ async def test_broken_job_cannot_become_the_target(demo_project):
         screen.jobs_pane.tree.go_to("J13")
         await settle(pilot)
         await pilot.press("t")
-        assert screen.target == "J12"
+        assert screen.bench.target == "J12"
         assert "job J13 cannot be used: job.json is missing" in status_text(screen)
 
 
@@ -601,7 +601,7 @@ async def test_export_marks_only_that_input_written(demo_project, tmp_path):
         await pilot.press("y")
         await settle(pilot)
         assert (tmp_path / "out" / "J12_particles_rebound.cs").exists()
-        assert screen.unsaved_targets() == ["J12"]  # the volume edit is not written anywhere yet
+        assert screen.bench.unsaved_targets() == ["J12"]  # the volume edit is not written anywhere yet
         assert load_journal(demo_project)
         await pilot.press("q")
         await pilot.pause()
@@ -624,9 +624,9 @@ async def test_plan_on_the_command_line_still_offers_the_journal(demo_project, t
         assert isinstance(app.screen, Confirm)
         await pilot.press("y")
         await settle(pilot)
-        assert screen.target == "J11" and len(screen.sessions["J11"].changes()) == 1
-        assert str(screen.sessions["J11"].binding("particles.0.alignments3D").ref) == "J9.particles.alignments3D.3"
-        assert str(screen.sessions["J12"].binding("particles.0.blob").ref) == "J5.particles.blob.F"
+        assert screen.bench.target == "J11" and len(screen.bench.sessions["J11"].changes()) == 1
+        assert str(screen.bench.sessions["J11"].binding("particles.0.alignments3D").ref) == "J9.particles.alignments3D.3"
+        assert str(screen.bench.sessions["J12"].binding("particles.0.blob").ref) == "J5.particles.blob.F"
         assert sorted(p["target"] for p in load_journal(demo_project)) == ["J11", "J12"]
 
 

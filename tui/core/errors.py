@@ -39,3 +39,7 @@ class PlanError(CsRebindError):
 
 class ExportError(CsRebindError):
     """An export cannot be produced; nothing was written."""
+
+
+class CommandError(CsRebindError):
+    """A command line that cannot be run as typed."""

@@ -8,9 +8,10 @@ from pathlib import Path
 from textual.app import App
 
 from ..core.config import Settings, load_settings
-from .palette import CsRebindCommands
+from .commands import CsRebindCommands
+from .failures import failure_text, log_failure
+from .screens.dialogs import Message
 from .screens.main import MainScreen
-from .writeout import WriteOut
 
 
 def styles_dir() -> Path:
@@ -20,7 +21,7 @@ def styles_dir() -> Path:
     return packaged if packaged.is_dir() else here.parent / "styles"
 
 
-class CsRebindApp(WriteOut, App):
+class CsRebindApp(App):
     TITLE = "csrebind"
     CSS_PATH = [styles_dir() / "app.tcss"]
     COMMANDS = App.COMMANDS | {CsRebindCommands}
@@ -40,6 +41,10 @@ class CsRebindApp(WriteOut, App):
         self.push_screen(self.main_screen)
         for warning in self.settings.warnings:
             self.notify(warning, severity="warning", timeout=10)
+
+    def show_failure(self, error: BaseException) -> None:
+        """An error nobody expected, in a worker: logged and shown; the app goes on."""
+        self.push_screen(Message("Something went wrong", failure_text(error, log_failure(error))))
 
 
 def make_app(project_path: str | Path, plan: dict | None = None, settings: Settings | None = None) -> CsRebindApp:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 from textual.message import Message
 
@@ -56,3 +57,24 @@ class ProjectRead(Message):
     """Every job has been read; ``journal`` holds unsaved sessions from an earlier run."""
 
     journal: list[dict]
+
+
+@dataclass
+class WriteOutcome(Message):
+    """A write-out route finished or was refused. ``target`` (and for an export ``input_name``)
+    is what is now written out; with ``title`` the text is a report shown in a dialog."""
+
+    text: str
+    error: bool = False
+    title: str | None = None
+    target: str | None = None
+    input_name: str | None = None
+
+
+@dataclass
+class ConfirmWrite(Message):
+    """Ask before writing or applying; ``then`` runs on a yes."""
+
+    question: str
+    details: str
+    then: Callable[[], None]

@@ -11,7 +11,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from ...core.commands import COMMAND_SPECS
+from ...core.commands import LINE_COMMANDS
 from ...core.model import OutputResult
 from ...core.refs import FINAL, Version
 
@@ -94,7 +94,7 @@ class CommandLine(ModalScreen[str | None]):
         self.initial = initial
 
     def compose(self) -> ComposeResult:
-        hints = "  ".join(spec.name for spec in COMMAND_SPECS)
+        hints = "  ".join(spec.name for spec in LINE_COMMANDS)
         with Vertical(id="command-box"):
             yield Label(hints, id="command-hints")
             yield Input(value=self.initial, placeholder="command (help lists them)", id="command-input")

@@ -9,14 +9,14 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from ...core.commands import COMMAND_SPECS
+from ...core.commands import COMMANDS, LINE_COMMANDS
 from ...core.config import config_path
-from ..keys import KEYS, current_keys
+from ..commands import current_keys
 
 
 def help_rows(keymap: dict[str, str]) -> list[tuple[str, str, str]]:
     """(keys now, what it does, binding id) for every binding."""
-    return [(current_keys(key, keymap), key.description, key.id) for key in KEYS]
+    return [(current_keys(spec, keymap), spec.description, spec.id) for spec in COMMANDS if spec.keys]
 
 
 def help_table(rows: list[tuple[str, str, str]]) -> Table:
@@ -34,7 +34,7 @@ def commands_table() -> Table:
     table = Table(box=None, expand=True, show_header=True, header_style="bold")
     table.add_column(":command", style="bold cyan")
     table.add_column("does")
-    for spec in COMMAND_SPECS:
+    for spec in LINE_COMMANDS:
         table.add_row(spec.usage, spec.help)
     return table
 

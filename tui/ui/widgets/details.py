@@ -1,13 +1,19 @@
-"""Details of the highlighted result or slot: metafile, rows and the .cs header's fields."""
+"""Details of the highlighted result or slot: metafile, rows and the .cs header's fields (the
+header is read in a worker; a read for a result no longer highlighted is dropped)."""
 
 from __future__ import annotations
 
 from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
+from textual.worker import get_current_worker
 
 from ...core.csfile import CsHeader
+from ...core.errors import CsRebindError
 from ...core.model import ResolvedResult
+from ...core.project import Project
+from ...core.refs import ResultRef
+from ..failures import ReportsWorkerFailures, background
 
 
 def details_text(resolved: ResolvedResult, header: CsHeader | None, problem: str | None) -> Text:
@@ -33,9 +39,43 @@ def details_text(resolved: ResolvedResult, header: CsHeader | None, problem: str
     return text
 
 
-class DetailsPane(VerticalScroll):
+class DetailsPane(ReportsWorkerFailures, VerticalScroll):
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.ref: ResultRef | None = None  # the result shown, while its header is read
+
     def compose(self):
         yield Static(id="details-body")
 
-    def show(self, content: Text | str) -> None:
+    def _show(self, content: Text | str) -> None:
         self.query_one("#details-body", Static).update(content)
+
+    def show_note(self, content: Text | str = "") -> None:
+        """Details that are not a result's; a header read still running for one is dropped."""
+        self.ref = None
+        self._show(content)
+
+    def show_result(self, project: Project, ref: ResultRef) -> None:
+        self.ref = ref
+        try:
+            resolved = project.resolve(ref)
+        except CsRebindError as exc:
+            self._show(Text(f"{ref}: {exc}", style="red"))
+            return
+        self._show(details_text(resolved, None, None))
+        self._read_header(project, resolved)
+
+    @background(exclusive=True, group="details")
+    def _read_header(self, project: Project, resolved: ResolvedResult) -> None:
+        from ...core.csfile import read_header
+
+        try:
+            header, problem = read_header(project.absolute(resolved.metafile)), None
+        except CsRebindError as exc:
+            header, problem = None, str(exc)
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self._header_read, resolved, header, problem)
+
+    def _header_read(self, resolved: ResolvedResult, header: CsHeader | None, problem: str | None) -> None:
+        if self.ref == resolved.ref:  # still the highlighted result
+            self._show(details_text(resolved, header, problem))

@@ -84,6 +84,7 @@ class InputsTree(PaneTree[object]):
         """Rebuild the rows (a handful per input), keeping the cursor on the same row."""
         previous = self.cursor_node.data if self.cursor_node is not None else None
         self.clear()
+        self.border_title = self.title(session)
         if session is None:
             self.root.add_leaf(Text("no target: highlight a job and press t", style="dim"))
             return
@@ -104,6 +105,16 @@ class InputsTree(PaneTree[object]):
             self.move_cursor(target)
         elif self.root.children:
             self.move_cursor_to_line(0)
+
+    @staticmethod
+    def title(session: EditSession | None) -> str:
+        if session is None:
+            return "3 Inputs (no target)"
+        job = session.target
+        draft = "" if session.appliable else f" · DRAFT ({job.status}: not appliable live)"
+        errors = sum(issue.severity == "error" for issue in session.validate())
+        problems = f" · ⚠ {errors} problem{'s' if errors != 1 else ''} (w lists them)" if errors else ""
+        return f"3 Inputs of target {job.uid}{problems}{draft} {job.label}"  # problems first: a long title is cut
 
     def _add_connection(self, parent, group: InputGroup, index: int, connection: Connection,
                         compatible: set[str], rows: dict) -> None:

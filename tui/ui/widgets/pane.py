@@ -8,13 +8,13 @@ from typing import Generic, TypeVar
 from rich.text import Text
 from textual.widgets import Tree
 
-from ..keys import bindings
+from ..commands import pane_bindings
 
 T = TypeVar("T")
 
 
 class PaneTree(Tree[T], Generic[T]):
-    BINDINGS = bindings("pane")
+    BINDINGS = pane_bindings()
 
     def __init__(self, label: str = "", **kwargs) -> None:
         super().__init__(label, **kwargs)

@@ -1,0 +1,49 @@
+"""One place for failures nobody expected: every worker runs with ``exit_on_error=False``, and
+its node hands an error to the app, which logs the traceback and shows a dialog instead of
+ending (an edit in progress stays in the journal)."""
+
+from __future__ import annotations
+
+import traceback
+from datetime import datetime
+from functools import partial
+from pathlib import Path
+
+from textual import on, work
+from textual.worker import Worker, WorkerState
+
+from ..core.config import state_dir
+
+# A thread worker whose failure is reported, never fatal.
+background = partial(work, thread=True, exit_on_error=False)
+
+
+def log_path() -> Path:
+    return state_dir() / "csrebind.log"
+
+
+def log_failure(error: BaseException) -> Path | None:
+    """Append the traceback to the log; None when even that cannot be written."""
+    path = log_path()
+    text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a", encoding="utf-8") as log:
+            log.write(f"--- {datetime.now().isoformat(timespec='seconds')}\n{text}\n")
+    except OSError:
+        return None
+    return path
+
+
+def failure_text(error: BaseException, log: Path | None) -> str:
+    where = f"The details are in {log}." if log else "The details could not be logged."
+    return f"{type(error).__name__}: {error}\n\n{where}\nNothing was lost: unsaved edits stay in the journal."
+
+
+class ReportsWorkerFailures:
+    """Mixed into every node that runs workers (Worker.StateChanged does not bubble)."""
+
+    @on(Worker.StateChanged)
+    def _worker_failed(self, event: Worker.StateChanged) -> None:
+        if event.state is WorkerState.ERROR and event.worker.error is not None:
+            self.app.show_failure(event.worker.error)
