@@ -704,3 +704,30 @@ async def test_inputs_title_counts_problems(demo_project):
         assert "⚠ 1 problem (w lists them)" in screen.inputs.border_title
         await command(pilot, "undo")
         assert "problem" not in screen.inputs.border_title
+
+
+async def test_an_unexpected_worker_error_is_shown_and_logged_not_fatal(demo_project, tmp_path, monkeypatch):
+    from tui.core import routes
+    from tui.ui.failures import log_path
+    from tui.ui.screens.dialogs import Message
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom in the export")
+
+    monkeypatch.setattr(routes, "prepare_export", broken)
+    app = make_app(demo_project)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        await command(pilot, "clear particles.0.ctf")
+        await command(pilot, f"write export {tmp_path / 'out'}")
+        await settle(pilot)
+        assert isinstance(app.screen, Message) and app.screen.title_text == "Something went wrong"
+        assert "RuntimeError: boom in the export" in app.screen.text
+        assert str(log_path()) in app.screen.text
+        assert "Traceback" in log_path().read_text() and "boom in the export" in log_path().read_text()
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.is_running and app.return_code is None
+        assert len(screen.bench.session.changes()) == 1  # the edit survived
+        await command(pilot, "undo")
+        assert not screen.bench.session.dirty

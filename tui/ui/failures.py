@@ -9,7 +9,7 @@ from datetime import datetime
 from functools import partial
 from pathlib import Path
 
-from textual import on, work
+from textual import work
 from textual.worker import Worker, WorkerState
 
 from ..core.config import state_dir
@@ -43,7 +43,6 @@ def failure_text(error: BaseException, log: Path | None) -> str:
 class ReportsWorkerFailures:
     """Mixed into every node that runs workers (Worker.StateChanged does not bubble)."""
 
-    @on(Worker.StateChanged)
-    def _worker_failed(self, event: Worker.StateChanged) -> None:
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:  # by name: @on is not seen in a mixin
         if event.state is WorkerState.ERROR and event.worker.error is not None:
             self.app.show_failure(event.worker.error)
