@@ -13,58 +13,14 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE.parent / "tests"))  # the Pilot scenarios the snapshot tests use too
 
 from tui.core.demo import write_demo  # noqa: E402
-from tui.core.refs import SlotAddress  # noqa: E402
 from tui.ui.app import make_app  # noqa: E402
 
+import pilot as scenario  # noqa: E402
+
 SIZE = (120, 34)
-
-
-async def loaded(pilot):
-    screen = pilot.app.main_screen
-    while not screen.loaded:
-        await pilot.pause(0.01)
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
-    return screen
-
-
-async def show_result(pilot, job: str, output: str, result: str):
-    screen = pilot.app.main_screen
-    screen.command_job(job)
-    await pilot.pause()
-    screen.outputs.go_to_result((job, output, result))
-    screen.outputs.focus()
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
-
-
-async def main_screen(pilot):
-    await loaded(pilot)
-    await show_result(pilot, "J9", "particles", "alignments3D")
-
-
-async def version_picker(pilot):
-    await main_screen(pilot)
-    await pilot.press("v")
-    await pilot.pause()
-
-
-async def rebinding(pilot):
-    screen = await loaded(pilot)
-    await show_result(pilot, "J5", "particles", "blob")
-    await pilot.press("y")
-    screen.inputs.focus()
-    screen.inputs.go_to_slot(SlotAddress("particles", 0, "blob"))
-    await pilot.pause()
-    await pilot.press("p")
-    await show_result(pilot, "J9", "particles", "alignments3D")
-    await pilot.press("left_square_bracket", "left_square_bracket", "y")
-    screen.inputs.focus()
-    screen.inputs.go_to_slot(SlotAddress("particles", 0, "alignments3D"))
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 async def capture(project: Path, name: str, script) -> Path:
@@ -83,7 +39,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["XDG_STATE_HOME"] = str(Path(tmp) / "state")  # no journal from real use
         project = write_demo(Path(tmp) / "CS-demo")
-        for name, script in (("main", main_screen), ("version-picker", version_picker), ("rebinding", rebinding)):
+        shots = (("main", scenario.alignments_highlighted), ("version-picker", scenario.version_picker),
+                 ("rebinding", scenario.rebinding))
+        for name, script in shots:
             svg = asyncio.run(capture(project, name, script))
             cairosvg.svg2png(url=str(svg), write_to=str(svg.with_suffix(".png")), output_width=1600)
             print(f"wrote {svg} and {svg.with_suffix('.png').name}")

@@ -25,6 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from pilot import show_result, show_slot  # noqa: E402
 from projectgen import generate_project  # noqa: E402
 
 from tui.core.project import load_project  # noqa: E402
@@ -90,15 +91,9 @@ async def measure(project: Path, presses: int) -> dict[str, float | list[float]]
         yanks, puts = [], []
         for turn in range(presses):
             ref = other if turn % 2 == 0 else binding.ref
-            screen.command_job(ref.job)
-            await pilot.pause()
-            screen.outputs.go_to_result((ref.job, ref.output, ref.result))
-            screen.outputs.focus()
-            await pilot.pause()
+            await show_result(pilot, ref.job, ref.output, ref.result)
             yanks.append(await repaint(pilot, "y"))
-            screen.inputs.focus()
-            screen.inputs.go_to_slot(address)
-            await pilot.pause()
+            await show_slot(pilot, address)
             puts.append(await repaint(pilot, "p"))
         assert len(session._undo) == presses  # every put landed
     return {"first_paint": first_paint, "loaded": loaded, "idle": idle, "move": moves, "yank": yanks, "put": puts}

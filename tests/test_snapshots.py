@@ -9,8 +9,9 @@ from __future__ import annotations
 import pytest
 
 from tui.core.demo import write_demo
-from tui.core.refs import SlotAddress
 from tui.ui.app import make_app
+
+import pilot as scenario
 
 SIZE = (120, 34)
 
@@ -23,88 +24,29 @@ def snapshot_demo(tmp_path, monkeypatch):
     return write_demo(tmp_path / "CS-demo", schema="v4")
 
 
-async def _loaded(pilot):
-    screen = pilot.app.main_screen
-    while not screen.loaded:
-        await pilot.pause(0.01)
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
-    return screen
-
-
-async def _yank_full_size_blob(pilot):
-    screen = await _loaded(pilot)
-    screen.command_job("J5")
-    await pilot.pause()
-    screen.outputs.go_to_result(("J5", "particles", "blob"))
-    screen.outputs.focus()
-    await pilot.pause()
-    await pilot.press("y")
-    screen.inputs.focus()
-    screen.inputs.go_to_slot(SlotAddress("particles", 0, "blob"))
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
-    return screen
-
-
 def test_main_screen(snap_compare, snapshot_demo):
-    assert snap_compare(make_app(snapshot_demo), terminal_size=SIZE, run_before=_loaded)
+    assert snap_compare(make_app(snapshot_demo), terminal_size=SIZE, run_before=scenario.ready)
 
 
 def test_compatible_slots_highlighted(snap_compare, snapshot_demo):
-    assert snap_compare(make_app(snapshot_demo), terminal_size=SIZE, run_before=_yank_full_size_blob)
+    assert snap_compare(make_app(snapshot_demo), terminal_size=SIZE, run_before=scenario.full_size_blob_yanked)
 
 
 def test_after_put(snap_compare, snapshot_demo):
-    async def put(pilot):
-        await _yank_full_size_blob(pilot)
-        await pilot.press("p")
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
-
-    assert snap_compare(make_app(snapshot_demo), terminal_size=SIZE, run_before=put)
+    assert snap_compare(make_app(snapshot_demo), terminal_size=SIZE, run_before=scenario.full_size_blob_put)
 
 
 def test_incompatible_put_message(snap_compare, snapshot_demo):
-    async def bad_put(pilot):
-        screen = await _loaded(pilot)
-        screen.command_job("J9")
-        await pilot.pause()
-        screen.outputs.go_to_result(("J9", "volume", "map"))
-        screen.outputs.focus()
-        await pilot.press("y")
-        screen.inputs.focus()
-        screen.inputs.go_to_slot(SlotAddress("particles", 0, "alignments3D"))
-        await pilot.pause()
-        await pilot.press("p")
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
-
-    assert snap_compare(make_app(snapshot_demo), terminal_size=SIZE, run_before=bad_put)
+    assert snap_compare(make_app(snapshot_demo), terminal_size=SIZE, run_before=scenario.incompatible_put)
 
 
 def test_version_picker(snap_compare, snapshot_demo):
-    async def picker(pilot):
-        screen = await _loaded(pilot)
-        screen.command_job("J9")
-        await pilot.pause()
-        screen.outputs.go_to_result(("J9", "particles", "alignments3D"))
-        screen.outputs.focus()
-        await pilot.app.workers.wait_for_complete()
-        await pilot.press("v")
-        await pilot.pause()
-
-    assert snap_compare(make_app(snapshot_demo), terminal_size=SIZE, run_before=picker)
+    assert snap_compare(make_app(snapshot_demo), terminal_size=SIZE, run_before=scenario.version_picker)
 
 
 def test_help_screen(snap_compare, snapshot_demo):
-    async def help_(pilot):
-        await _loaded(pilot)
-        await pilot.press("question_mark")
-        await pilot.pause()
-
-    assert snap_compare(make_app(snapshot_demo), terminal_size=SIZE, run_before=help_)
+    assert snap_compare(make_app(snapshot_demo), terminal_size=SIZE, run_before=scenario.help_screen)
 
 
 def test_small_terminal(snap_compare, snapshot_demo):
-    assert snap_compare(make_app(snapshot_demo), terminal_size=(80, 24), run_before=_yank_full_size_blob)
+    assert snap_compare(make_app(snapshot_demo), terminal_size=(80, 24), run_before=scenario.full_size_blob_yanked)

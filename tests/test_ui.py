@@ -14,63 +14,13 @@ from tui.core.commands import COMMANDS
 from tui.ui.screens.dialogs import CommandLine, Confirm, VersionPicker
 from tui.ui.screens.help import HelpScreen
 
+from pilot import command, ready, screen_text, settle, show_result, show_slot
+
 SIZE = (120, 36)
-
-
-async def ready(pilot):
-    app = pilot.app
-    for _ in range(200):
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-        if app.main_screen.loaded and not app.main_screen.workers:
-            break
-    return app.main_screen
-
-
-async def settle(pilot):
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
-
-
-def screen_text(app) -> str:
-    """What the terminal shows, as plain text (from Textual's SVG export)."""
-    import html
-    import re
-
-    lines = [l for l in app.export_screenshot().splitlines() if "<text" in l]
-    return "\n".join(html.unescape(re.sub(r"<[^>]+>", "", l)).replace("\xa0", " ") for l in lines)
 
 
 def status_text(screen) -> str:
     return str(screen.status.render())
-
-
-async def command(pilot, text: str, typed: bool = False):
-    """Open the : line, enter ``text`` (typed key by key, or pasted as a whole), press enter."""
-    await pilot.press("colon")
-    await pilot.pause()
-    assert isinstance(pilot.app.screen, CommandLine)
-    if typed:
-        for character in text:
-            await pilot.press(character if character != " " else "space")
-    else:
-        pilot.app.screen.query_one("#command-input").value = text
-    await pilot.press("enter")
-    await settle(pilot)
-
-
-async def highlight_result(pilot, screen, job: str, output: str, result: str):
-    screen.command_job(job)
-    await settle(pilot)
-    assert screen.outputs.go_to_result((job, output, result))
-    screen.outputs.focus()
-    await settle(pilot)
-
-
-async def highlight_slot(pilot, screen, address: str):
-    screen.inputs.focus()
-    assert screen.inputs.go_to_slot(SlotAddress.parse(address))
-    await settle(pilot)
 
 
 def bound(screen, address: str) -> str | None:
@@ -87,19 +37,19 @@ async def test_design_brief_story(demo_project):
         assert screen.bench.target == "J12"  # the most recent job in building status
         assert bound(screen, "particles.0.blob") == "J9.particles.blob.F"
 
-        await highlight_result(pilot, screen, "J5", "particles", "blob")
+        await show_result(pilot, "J5", "particles", "blob")
         await pilot.press("y")
         assert screen.bench.register == ResultRef("J5", "particles", "blob", "F")
         assert "yanked J5.particles.blob.F" in status_text(screen)
 
-        await highlight_slot(pilot, screen, "particles.0.blob")
+        await show_slot(pilot, "particles.0.blob")
         await pilot.press("p")
         await settle(pilot)
         assert bound(screen, "particles.0.blob") == "J5.particles.blob.F"
         assert "particles.0.blob: J9.particles.blob.F → J5.particles.blob.F" in status_text(screen)
         assert " 1 edit │" in status_text(screen)
 
-        await highlight_result(pilot, screen, "J9", "particles", "alignments3D")
+        await show_result(pilot, "J9", "particles", "alignments3D")
         await pilot.press("v")
         await pilot.pause()
         assert isinstance(app.screen, VersionPicker)
@@ -110,7 +60,7 @@ async def test_design_brief_story(demo_project):
         assert screen.bench.picks[("J9", "particles", "alignments3D")] == 3
         await pilot.press("y")
         assert screen.bench.register == ResultRef("J9", "particles", "alignments3D", 3)
-        await highlight_slot(pilot, screen, "particles.0.alignments3D")
+        await show_slot(pilot, "particles.0.alignments3D")
         await pilot.press("p")
         await settle(pilot)
         assert bound(screen, "particles.0.alignments3D") == "J9.particles.alignments3D.3"
@@ -134,9 +84,9 @@ async def test_incompatible_put_changes_nothing_and_says_why(demo_project):
     app = make_app(demo_project)
     async with app.run_test(size=SIZE) as pilot:
         screen = await ready(pilot)
-        await highlight_result(pilot, screen, "J9", "volume", "map")
+        await show_result(pilot, "J9", "volume", "map")
         await pilot.press("y")
-        await highlight_slot(pilot, screen, "particles.0.alignments3D")
+        await show_slot(pilot, "particles.0.alignments3D")
         before = screen.bench.session.inputs
         await pilot.press("p")
         await settle(pilot)
@@ -148,7 +98,7 @@ async def test_yank_highlights_only_compatible_slots(demo_project):
     app = make_app(demo_project)
     async with app.run_test(size=SIZE) as pilot:
         screen = await ready(pilot)
-        await highlight_result(pilot, screen, "J5", "particles_fcrop", "blob")
+        await show_result(pilot, "J5", "particles_fcrop", "blob")
         await pilot.press("y")
         await settle(pilot)
         marked = {
@@ -167,12 +117,12 @@ async def test_clear_slot_and_group_connect(demo_project):
     app = make_app(demo_project)
     async with app.run_test(size=SIZE) as pilot:
         screen = await ready(pilot)
-        await highlight_slot(pilot, screen, "particles.0.ctf")
+        await show_slot(pilot, "particles.0.ctf")
         await pilot.press("x")
         await settle(pilot)
         assert bound(screen, "particles.0.ctf") is None
         # Y yanks the whole group; P on the input adds a new connection.
-        await highlight_result(pilot, screen, "J7", "particles_selected", "blob")
+        await show_result(pilot, "J7", "particles_selected", "blob")
         await pilot.press("Y")
         assert str(screen.bench.register) == "J7.particles_selected"
         screen.inputs.focus()
@@ -189,7 +139,7 @@ async def test_version_step_keys_and_labels(demo_project):
     app = make_app(demo_project)
     async with app.run_test(size=SIZE) as pilot:
         screen = await ready(pilot)
-        await highlight_result(pilot, screen, "J9", "particles", "alignments3D")
+        await show_result(pilot, "J9", "particles", "alignments3D")
         await pilot.press("left_square_bracket")
         assert screen.bench.picks[("J9", "particles", "alignments3D")] == 5
         node = screen.outputs.cursor_node
@@ -329,7 +279,7 @@ async def test_help_lists_every_binding_with_user_keymap(demo_project):
     app = make_app(demo_project, settings=Settings(keymap={"yank": "c"}))
     async with app.run_test(size=SIZE) as pilot:
         screen = await ready(pilot)
-        await highlight_result(pilot, screen, "J5", "particles", "blob")
+        await show_result(pilot, "J5", "particles", "blob")
         await pilot.press("y")
         assert screen.bench.register is None  # the default key no longer yanks
         await pilot.press("c")
@@ -635,7 +585,7 @@ async def test_status_bar_shows_the_highlighted_slot(demo_project):
     async with app.run_test(size=SIZE) as pilot:
         screen = await ready(pilot)
         await command(pilot, "yank J5.particles.blob")
-        await highlight_slot(pilot, screen, "particles.0.blob")
+        await show_slot(pilot, "particles.0.blob")
         await pilot.press("p")
         await settle(pilot)
         assert "particles.0.blob: J9.particles.blob.F → J5.particles.blob.F" in status_text(screen)
