@@ -84,6 +84,21 @@ def test_resolve_json_reads_fields_from_the_header(demo_project, capsys):
     assert passthrough["passthrough"] is True and passthrough["version"] == 0
 
 
+def test_resolve_reports_facts_of_the_result(demo_project, capsys):
+    import numpy as np
+
+    blob = run_json(capsys, "resolve", str(demo_project), "J5.particles.blob")
+    table = np.load(demo_project / blob["metafile"])
+    assert blob["facts"]["box"] == [int(n) for n in table["blob/shape"][0]]
+    assert blob["facts"]["psize_A"]["min"] == pytest.approx(float(table["blob/psize_A"].min()))
+    assert blob["facts"]["stacks"] == len(np.unique(table["blob/path"]))
+    align = run_json(capsys, "resolve", str(demo_project), "J9.particles.alignments3D.3")
+    classes = np.bincount(np.load(demo_project / align["metafile"])["alignments3D/class"])
+    assert align["facts"]["classes"] == {str(k): int(n) for k, n in enumerate(classes) if n}
+    code, out, _ = run(capsys, "resolve", str(demo_project), "J5.particles.blob")
+    assert code == 0 and f"box {blob['facts']['box'][0]} px" in out.splitlines()[1]
+
+
 def test_human_tables(demo_project, capsys):
     code, out, _ = run(capsys, "inputs", str(demo_project), "J12")
     assert code == 0 and "particles.0.blob" in out and "J9.particles.blob.F" in out and "required" in out

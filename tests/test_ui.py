@@ -681,3 +681,15 @@ async def test_an_unexpected_worker_error_is_shown_and_logged_not_fatal(demo_pro
         assert len(screen.bench.session.changes()) == 1  # the edit survived
         await command(pilot, "undo")
         assert not screen.bench.session.dirty
+
+
+async def test_details_show_the_facts_of_the_highlighted_result(demo_project):
+    app = make_app(demo_project)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        await show_result(pilot, "J5", "particles", "blob")
+        details = str(screen.query_one("#details-body").render())
+        assert "box 452 px, 1.11504 Å/px" in details and "20 stack files under J5/extract/" in details
+        await show_result(pilot, "J3", "exposures", "ctf")
+        details = str(screen.query_one("#details-body").render())
+        assert "defocus " in details and " µm, 300 kV" in details

@@ -139,6 +139,7 @@ def cmd_inputs(options: argparse.Namespace) -> int:
 
 def cmd_resolve(options: argparse.Namespace) -> int:
     from .core.csfile import read_header
+    from .core.facts import result_facts
     from .core.refs import ResultRef
 
     project = _load(options.project)
@@ -146,6 +147,7 @@ def cmd_resolve(options: argparse.Namespace) -> int:
     resolved = project.resolve(ref)
     header = read_header(project.absolute(resolved.metafile))
     fields = list(header.fields_of(ref.result))
+    facts = result_facts(project.absolute(resolved.metafile), ref.result)
     view = {
         "ref": str(ref),
         "metafile": resolved.metafile,
@@ -159,12 +161,15 @@ def cmd_resolve(options: argparse.Namespace) -> int:
         "format": header.format,
         "fields": fields,
         "field_types": {f: header.describe_field(f) for f in fields},
+        "facts": facts.to_json(),
     }
     if options.json:
         emit_json(view)
         return EXIT_OK
     print(f"{view['ref']}  →  {view['metafile']}  (version {view['version']}, {view['file_rows']} rows"
           f"{', passthrough' if view['passthrough'] else ''})")
+    for line in facts.lines():
+        print(f"  {line}")
     print(table([[f, view["field_types"][f]] for f in fields], ["FIELD", "TYPE"]))
     return EXIT_OK
 

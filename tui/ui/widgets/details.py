@@ -10,17 +10,21 @@ from textual.worker import get_current_worker
 
 from ...core.csfile import CsHeader
 from ...core.errors import CsRebindError
+from ...core.facts import ResultFacts
 from ...core.model import ResolvedResult
 from ...core.project import Project
 from ...core.refs import ResultRef
 from ..failures import ReportsWorkerFailures, background
 
 
-def details_text(resolved: ResolvedResult, header: CsHeader | None, problem: str | None) -> Text:
+def details_text(resolved: ResolvedResult, header: CsHeader | None, problem: str | None,
+                 facts: ResultFacts | None = None) -> Text:
     text = Text()
     text.append(str(resolved.ref), style="bold")
     kind = "passthrough" if resolved.passthrough else f"version {resolved.version}"
     text.append(f"  {resolved.group_type} {resolved.dtype}, {kind}\n", style="italic")
+    if facts is not None and facts.lines():  # what a rebinding decision rests on: first
+        text.append(" · ".join(facts.lines()) + "\n", style="bold")
     text.append("metafile ", style="dim")
     text.append(resolved.metafile)
     rows = f"{resolved.num_items:,}" if resolved.num_items is not None else "?"
@@ -68,14 +72,19 @@ class DetailsPane(ReportsWorkerFailures, VerticalScroll):
     @background(exclusive=True, group="details")
     def _read_header(self, project: Project, resolved: ResolvedResult) -> None:
         from ...core.csfile import read_header
+        from ...core.facts import result_facts
 
+        path = project.absolute(resolved.metafile)
+        header = facts = problem = None
         try:
-            header, problem = read_header(project.absolute(resolved.metafile)), None
+            header = read_header(path)
+            facts = result_facts(path, resolved.ref.result)
         except CsRebindError as exc:
-            header, problem = None, str(exc)
+            problem = str(exc)
         if not get_current_worker().is_cancelled:
-            self.app.call_from_thread(self._header_read, resolved, header, problem)
+            self.app.call_from_thread(self._header_read, resolved, header, problem, facts)
 
-    def _header_read(self, resolved: ResolvedResult, header: CsHeader | None, problem: str | None) -> None:
+    def _header_read(self, resolved: ResolvedResult, header: CsHeader | None, problem: str | None,
+                     facts: ResultFacts | None) -> None:
         if self.ref == resolved.ref:  # still the highlighted result
-            self._show(details_text(resolved, header, problem))
+            self._show(details_text(resolved, header, problem, facts))
