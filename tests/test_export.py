@@ -23,8 +23,8 @@ from cryosparc.dataset import Dataset
 
 from conftest import REALDATA, REPO
 from tui.core import export
-from tui.core.demo import BOX_FULL, PSIZE_CROP, PSIZE_FULL
-from tui.core.docgen import (
+from tui.demo.project import BOX_FULL, PSIZE_CROP, PSIZE_FULL
+from tui.demo.docgen import (
     CRYOSPARC_VERSION, DocConnection, DocConnResult, DocInput, DocJob, DocOutput, DocProject, DocResult,
     connect_output, doc_slots, job_document, project_document, with_children,
 )

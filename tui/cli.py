@@ -170,7 +170,7 @@ def cmd_resolve(options: argparse.Namespace) -> int:
 
 
 def cmd_demo(options: argparse.Namespace) -> int:
-    from .core.demo import write_demo
+    from .demo import write_demo
 
     if options.directory is None:
         import tempfile
