@@ -12,6 +12,7 @@ import secrets
 from pathlib import Path
 from typing import IO, Iterator
 
+from .destination import already_exists
 from .errors import CsRebindError
 
 
@@ -30,7 +31,7 @@ def atomic_output(path: str | os.PathLike, *, overwrite: bool = False, binary: b
     ``path``. On any exception (KeyboardInterrupt included) it is removed."""
     target = Path(path)
     if target.exists() and not overwrite:
-        raise CsRebindError(f"{target} already exists; choose another name or pass --force to replace it")
+        raise CsRebindError(already_exists([target]))
     if not target.parent.is_dir():
         raise CsRebindError(f"{target.parent}: output folder does not exist")
     try:

@@ -9,24 +9,15 @@ from typing import Any
 import orjson
 
 from .atomic import write_bytes_atomic
+from .destination import check_file_destination
 from .errors import PlanError
 from .operations import operations
-from .project import check_outside_project
 from .script import render_script
 from .session import EditSession, check_plan_header
 
 
-def check_destination(session: EditSession, path: Path, *, overwrite: bool = False) -> Path:
-    """Where a plan or script may go: outside the project, and not over a file unless asked."""
-    target = Path(path).expanduser()
-    check_outside_project(session.project.path, target, PlanError)
-    if target.exists() and not overwrite:
-        raise PlanError(f"{target} already exists; choose another name or pass --force to replace it")
-    return target
-
-
 def _output_path(session: EditSession, path: Path, overwrite: bool) -> Path:
-    target = check_destination(session, path, overwrite=overwrite)
+    target = check_file_destination(session.project.path, path, force=overwrite)
     target.parent.mkdir(parents=True, exist_ok=True)
     return target
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from .errors import CsRebindError
-from .project import default_output_dir
+from .destination import default_output_dir
 from .session import EditSession
 
 ROUTES = ("export", "plan", "script", "apply")
@@ -79,11 +79,12 @@ def prepare_export(
     connection: int | None = None, paths: str = "keep", force: bool = False,
 ) -> PendingExport:
     from . import export
+    from .destination import check_export_destination
 
     group = session.input(input_name)
     stem = name or export.default_name(session.target.uid, group.name)
-    out, stem = export.check_destination(session.project, Path(out_dir).expanduser(), stem, force=force)
-    layout = export.plan_export(session.project, group, connection=connection, target=session.target.uid)
+    out, stem = check_export_destination(session.project.path, Path(out_dir).expanduser(), stem, force=force)
+    layout = export.lay_out_export(session.project, group, connection=connection, target=session.target.uid)
     return PendingExport(export.prepare_export(session.project, layout), out, stem, paths, force)
 
 
@@ -94,11 +95,12 @@ def write_plan(session: EditSession, path: str | os.PathLike, *, force: bool = F
                script: str | os.PathLike | None = None) -> list[Path]:
     """The plan (and, when asked, the script beside it): both destinations are checked before
     anything is written, so either both are written or neither."""
-    from .plans import check_destination, write_plan as write_plan_file, write_script as write_script_file
+    from .destination import check_file_destination
+    from .plans import write_plan as write_plan_file, write_script as write_script_file
 
-    check_destination(session, Path(path), overwrite=force)
+    check_file_destination(session.project.path, Path(path), force=force)
     if script is not None:
-        check_destination(session, Path(script), overwrite=force)
+        check_file_destination(session.project.path, Path(script), force=force)
     written = [write_plan_file(session, Path(path).expanduser(), overwrite=force)]
     if script is not None:
         written.append(write_script_file(session, Path(script).expanduser(), overwrite=force))
