@@ -19,7 +19,7 @@ CORE_MODULES = core_modules()
 
 
 def test_every_core_module_is_listed():
-    assert {"tui.core.session", "tui.core.export", "tui.core.csfile", "tui.core.apply"} <= set(CORE_MODULES)
+    assert {"tui.core.session", "tui.core.export", "tui.core.csfile", "tui.core.live", "tui.core.planfile"} <= set(CORE_MODULES)
 
 
 def test_core_imports_neither_textual_nor_rich():

@@ -10,10 +10,15 @@ import contextlib
 import os
 import secrets
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO, Iterator, Sequence
 
-from .destination import already_exists
 from .errors import CsRebindError
+
+
+def already_exists(existing: Sequence[Path], replace: str = "replace it") -> str:
+    """The refusal to replace files that exist, in the one wording used everywhere."""
+    verb = "exists" if len(existing) == 1 else "exist"
+    return f"{', '.join(str(p) for p in existing)} already {verb}; choose another name or pass --force to {replace}"
 
 
 def _create_temporary(folder: Path, name: str) -> tuple[int, Path]:

@@ -3,8 +3,9 @@ folders, exports/, the project root), and never over an existing file unless the
 
 Two kinds of destination share the rule: an export (a folder and a NAME, for ``NAME.cs`` +
 ``NAME.csg``, refused with ExportError) and a single file (a plan or a script, refused with
-PlanError). Both are checked before anything is written; the atomic writer repeats the
-existing-file check when it renames, in case a file appeared meanwhile.
+PlanError). Both are checked before anything is written; the atomic writer (:mod:`tui.core.atomic`, which
+also words the refusal) repeats the existing-file check when it renames, in case a file appeared
+meanwhile.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import os
 from pathlib import Path
 from typing import Sequence
 
+from .atomic import already_exists, write_bytes_atomic
 from .errors import ExportError, PlanError, ProjectError
 
 
@@ -49,12 +51,6 @@ def default_output_dir(project_dir: Path) -> Path:
     return root.parent / f"{root.name}-csrebind"
 
 
-def already_exists(existing: Sequence[Path], replace: str = "replace it") -> str:
-    """The refusal to replace files that exist, in the one wording used everywhere."""
-    verb = "exists" if len(existing) == 1 else "exist"
-    return f"{', '.join(str(p) for p in existing)} already {verb}; choose another name or pass --force to {replace}"
-
-
 def _refuse_existing(paths: Sequence[Path], force: bool, error: type[Exception], replace: str) -> None:
     existing = [] if force else [p for p in paths if p.exists()]
     if existing:
@@ -68,6 +64,14 @@ def check_file_destination(project_dir: Path, path: str | os.PathLike, *, force:
     check_outside_project(project_dir, target, PlanError)
     _refuse_existing([target], force, PlanError, "replace it")
     return target
+
+
+def write_file_outside_project(project_dir: Path, path: str | os.PathLike, data: bytes, *, force: bool = False
+                               ) -> Path:
+    """Check ``path`` (:func:`check_file_destination`), create its folder and write ``data`` atomically."""
+    target = check_file_destination(project_dir, path, force=force)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return write_bytes_atomic(target, data, overwrite=force)
 
 
 def check_export_destination(project_dir: Path, out_dir: str | os.PathLike, name: str, *, force: bool = False

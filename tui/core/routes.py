@@ -96,21 +96,22 @@ def write_plan(session: EditSession, path: str | os.PathLike, *, force: bool = F
     """The plan (and, when asked, the script beside it): both destinations are checked before
     anything is written, so either both are written or neither."""
     from .destination import check_file_destination
-    from .plans import write_plan as write_plan_file, write_script as write_script_file
+    from .live import write_script as write_script_file
+    from .planfile import write_plan as write_plan_file
 
     check_file_destination(session.project.path, Path(path), force=force)
     if script is not None:
         check_file_destination(session.project.path, Path(script), force=force)
-    written = [write_plan_file(session, Path(path).expanduser(), overwrite=force)]
+    written = [write_plan_file(session.to_plan(), Path(path).expanduser(), project_dir=session.project.path, force=force)]
     if script is not None:
-        written.append(write_script_file(session, Path(script).expanduser(), overwrite=force))
+        written.append(write_script_file(session, Path(script).expanduser(), force=force))
     return written
 
 
 def write_script(session: EditSession, path: str | os.PathLike, *, force: bool = False) -> Path:
-    from .plans import write_script as write_script_file
+    from .live import write_script as write_script_file
 
-    return write_script_file(session, Path(path).expanduser(), overwrite=force)
+    return write_script_file(session, Path(path).expanduser(), force=force)
 
 
 # --- apply ----------------------------------------------------------------------------------------
@@ -134,7 +135,7 @@ class PendingApply:
 
     def run(self, *, check_server_state: bool = True):
         """Send the operations; raises ApplyError when nothing was applied."""
-        from .apply import apply_plan
+        from .live import apply_plan
 
         loaded = self.session.loaded if check_server_state else None
         return apply_plan(self.session.to_plan(), self.ops, settings=self.settings, loaded=loaded)
@@ -144,8 +145,7 @@ def prepare_apply(session: EditSession, cryosparc: dict | None = None, *,
                   prompt: Callable[[str], str] | None = None) -> PendingApply:
     """Refused, before anything is sent, when the target is not building, when validation finds
     an error, or when there is nothing to apply."""
-    from .apply import ConnectionSettings
-    from .operations import operations
+    from .live import ConnectionSettings, operations
 
     if not session.appliable:
         raise CsRebindError(
