@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from .errors import CsRebindError
 from .destination import default_output_dir
+from .errors import CsRebindError
 from .session import EditSession
 
 ROUTES = ("export", "plan", "script", "apply")
