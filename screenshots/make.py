@@ -15,7 +15,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE.parent / "tests"))  # the Pilot scenarios the snapshot tests use too
 
-from tui.core.demo import write_demo  # noqa: E402
+from tui.demo import write_demo  # noqa: E402
 from tui.ui.app import make_app  # noqa: E402
 
 import pilot as scenario  # noqa: E402

@@ -43,7 +43,7 @@ import orjson
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tui.core.docgen import (  # noqa: E402
+from tui.demo.docgen import (  # noqa: E402
     DocConnection, DocConnResult, DocInput, DocJob, DocOutput, DocProject, DocResult, doc_slots, job_document,
     project_document, with_children,
 )

@@ -41,6 +41,6 @@ def reference_project(tmp_path, schema) -> Path:
 
 @pytest.fixture
 def demo_project(tmp_path, schema) -> Path:
-    from tui.core.demo import write_demo
+    from tui.demo import write_demo
 
     return write_demo(tmp_path / f"CS-demo-{schema}", schema=schema)

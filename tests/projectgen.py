@@ -1,7 +1,7 @@
 """Large synthetic CryoSPARC projects for benchmarks (not a test module).
 
 ``generate_project(directory, num_jobs=5000)`` writes project.json, workspaces.json and
-``J1 … J<num_jobs>/job.json`` through ``tui.core.docgen``: about 100 parameters per job, inputs and
+``J1 … J<num_jobs>/job.json`` through ``tui.demo.docgen``: about 100 parameters per job, inputs and
 outputs with several results and sparse versions, a lineage that branches and joins (multi-parent
 jobs), a mix of statuses, a few CryoSPARC Live ``S<N>/`` folders and stray files. No ``.cs`` files
 are written, so metafiles named in the documents do not exist (as in a cleared project).
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import orjson
 
-from tui.core.docgen import (
+from tui.demo.docgen import (
     DocInput, DocJob, DocOutput, DocProject, DocResult, DocSlot, DocWorkspace, connect_output, doc_slots,
     job_document, parents_of, project_document, with_children, workspaces_document,
 )

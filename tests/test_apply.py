@@ -28,17 +28,15 @@ from cryosparc.models.job_spec import InputResult as ServerInputResult
 from cryosparc.tools import CryoSPARC
 
 from conftest import REPO
-from tui.core import apply as apply_module
-from tui.core.apply import (
-    JOB_METHOD_DEFAULTS, JOB_METHOD_PARAMETERS, ApplyError, ApplyReport, ConnectionSettings, accepts_source_version,
-    apply_plan, call_arguments, default_client_factory, redact,
+from tui.core.errors import ApplyError, CsRebindError, ExportError
+from tui.core.live import (
+    JOB_METHOD_DEFAULTS, JOB_METHOD_PARAMETERS, ApplyReport, ConnectionSettings, Operation, accepts_source_version,
+    apply_plan, call_arguments, default_client_factory, operations, redact, render_script,
 )
-from tui.core.errors import CsRebindError, ExportError
+from tui.core.live import adapter as adapter_module
 from tui.core.model import Binding, Connection, InputGroup, InputSlot
-from tui.core.operations import Operation, operations
 from tui.core.project import load_project
 from tui.core.refs import ResultRef
-from tui.core.script import render_script
 from tui.core.session import EditSession
 
 PASSWORD = "hunter2-Secret!pw"
@@ -294,7 +292,7 @@ def test_target_not_building_is_refused_before_any_call(demo_project, status):
 
 def test_status_is_read_from_the_model_when_needed():
     job = types.SimpleNamespace(model=types.SimpleNamespace(status="building"))
-    assert apply_module.job_status(job) == "building"
+    assert adapter_module.job_status(job) == "building"
 
 
 # --- (e) cryosparc-tools without source_version ----------------------------------------------------
@@ -677,7 +675,7 @@ def test_operations_removed_connections_go_from_the_highest_index_down():
 
 def test_apply_and_script_import_no_ui_and_no_cryosparc():
     code = (
-        "import sys, tui.core.apply, tui.core.script\n"
+        "import sys, tui.core.live\n"
         "print(','.join(sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'rich', 'cryosparc'))))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True,

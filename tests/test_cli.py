@@ -286,12 +286,12 @@ def test_not_a_plan_is_refused_before_anything_starts(demo_project, tmp_path, ca
 
 
 def test_apply_refuses_a_plan_with_problems(demo_project, tmp_path, capsys):
-    from tui.core.plans import write_plan
+    from tui.core.planfile import write_plan
     from tui.core.project import load_project
     from tui.core.session import EditSession
 
     session = EditSession(load_project(demo_project), "J12")
     session.clear("particles.0.ctf")
-    write_plan(session, tmp_path / "plan.json")
+    write_plan(session.to_plan(), tmp_path / "plan.json", project_dir=session.project.path)
     code, _, err = run(capsys, "apply", str(tmp_path / "plan.json"))
     assert code == 1 and "particles.0.ctf: required slot is empty" in err and "nothing was sent" in err

@@ -1,4 +1,4 @@
-"""The demo project (tui.core.demo), the document generator (tui.core.docgen) and the synthetic
+"""The demo project (tui.demo.project), the document generator (tui.demo.docgen) and the synthetic
 benchmark projects (tests/projectgen.py) against cryosparc-data.md §2–§7."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import yaml
 
-from tui.core import demo as demo_module
-from tui.core.demo import EXTRACT_UID, LOCAL_REFINE_UID, REFINE_UID, write_demo
+from tui.demo import project as demo_module
+from tui.demo.project import EXTRACT_UID, LOCAL_REFINE_UID, REFINE_UID, write_demo
 from tui.core.errors import ProjectError
 
 V4_TOP_KEYS = {

@@ -22,14 +22,14 @@ import yaml
 from cryosparc.dataset import Dataset
 
 from conftest import REALDATA, REPO
-from tui.core import export
-from tui.core.demo import BOX_FULL, PSIZE_CROP, PSIZE_FULL
-from tui.core.docgen import (
+from tui.core.export import write as export_write
+from tui.demo.project import BOX_FULL, PSIZE_CROP, PSIZE_FULL
+from tui.demo.docgen import (
     CRYOSPARC_VERSION, DocConnection, DocConnResult, DocInput, DocJob, DocOutput, DocProject, DocResult,
     connect_output, doc_slots, job_document, project_document, with_children,
 )
 from tui.core.errors import ExportError
-from tui.core.export import plan_export, prepare_export, run_export
+from tui.core.export import lay_out_export, prepare_export, run_export
 from tui.core.project import load_project
 from tui.core.session import EditSession
 
@@ -220,17 +220,17 @@ def test_design_brief_rebinding(demo, tmp_path, schema):
     assert any("500 dropped" in line for line in report.lines())
 
 
-def test_plan_reads_headers_only(demo, tmp_path):
+def test_layout_reads_headers_only(demo, tmp_path):
     session = full_size_session(demo)
-    plan = plan_export(demo, session.input("particles"), target="J12")
-    [conn] = plan.connections
+    layout = lay_out_export(demo, session.input("particles"), target="J12")
+    [conn] = layout.connections
     files = {s.metafile: s for s in conn.sources}
     assert set(files) == {"J5/extracted_particles.cs", "J9/J9_007_particles.cs", "J9/J9_passthrough_particles.cs"}
     assert files["J5/extracted_particles.cs"].rows == 1500
     assert {c.output.split("/")[0] for c in files["J5/extracted_particles.cs"].columns} == {"blob"}
     assert conn.sources[conn.primary].metafile == "J9/J9_007_particles.cs"  # the order file is the join pivot
     assert conn.sources[conn.order].metafile == "J9/J9_007_particles.cs"
-    assert plan.types == {p: f"particle.{p}" for p in ("blob", "ctf", "alignments3D", "alignments2D", "location", "pick_stats")}
+    assert layout.types == {p: f"particle.{p}" for p in ("blob", "ctf", "alignments3D", "alignments2D", "location", "pick_stats")}
     assert not (tmp_path / "out").exists()
 
 
@@ -340,9 +340,9 @@ def test_interrupted_write_leaves_nothing(demo, tmp_path, monkeypatch, out_exist
     out = tmp_path / "out" / "deeper"
     if out_exists:
         out.mkdir(parents=True)
-    monkeypatch.setattr(export, "CHUNK_BYTES", 20_000)  # ~35 rows a chunk: many chunks
-    monkeypatch.setattr(export, "MAX_PASSES", 10**6)
-    real_write = export._write_chunk
+    monkeypatch.setattr(export_write, "CHUNK_BYTES", 20_000)  # ~35 rows a chunk: many chunks
+    monkeypatch.setattr(export_write, "MAX_PASSES", 10**6)
+    real_write = export_write._write_chunk
     calls = []
 
     def interrupted(handle, chunk):
@@ -351,7 +351,7 @@ def test_interrupted_write_leaves_nothing(demo, tmp_path, monkeypatch, out_exist
             raise KeyboardInterrupt
         real_write(handle, chunk)
 
-    monkeypatch.setattr(export, "_write_chunk", interrupted)
+    monkeypatch.setattr(export_write, "_write_chunk", interrupted)
     session = full_size_session(demo)
     with pytest.raises(KeyboardInterrupt):
         run_export(demo, session.input("particles"), out, NAME)
@@ -365,8 +365,8 @@ def test_interrupted_write_leaves_nothing(demo, tmp_path, monkeypatch, out_exist
 def test_ctrl_c_in_the_main_thread_stops_the_writer(demo, tmp_path, monkeypatch):
     """Ctrl-C arrives in the main thread while the writer thread may be writing: the writer is
     stopped before the temporary file is removed, and no thread is left behind."""
-    monkeypatch.setattr(export, "CHUNK_BYTES", 20_000)
-    monkeypatch.setattr(export, "MAX_PASSES", 10**6)
+    monkeypatch.setattr(export_write, "CHUNK_BYTES", 20_000)
+    monkeypatch.setattr(export_write, "MAX_PASSES", 10**6)
 
     def progress(done, total):
         if done > 100:
@@ -383,7 +383,7 @@ def test_failed_csg_removes_the_new_cs(demo, tmp_path, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(export.yaml, "safe_dump", broken)
+    monkeypatch.setattr(export_write.yaml, "safe_dump", broken)
     session = full_size_session(demo)
     with pytest.raises(RuntimeError, match="disk full"):
         run_export(demo, session.input("particles"), tmp_path / "out", NAME)
@@ -402,8 +402,8 @@ def test_output_permissions_follow_the_umask(demo, tmp_path):
 
 
 def test_progress_reports_every_row(demo, tmp_path, monkeypatch):
-    monkeypatch.setattr(export, "CHUNK_BYTES", 100_000)
-    monkeypatch.setattr(export, "MAX_PASSES", 10**6)
+    monkeypatch.setattr(export_write, "CHUNK_BYTES", 100_000)
+    monkeypatch.setattr(export_write, "MAX_PASSES", 10**6)
     seen = []
     session = full_size_session(demo)
     run_export(demo, session.input("particles"), tmp_path, NAME, progress=lambda done, total: seen.append((done, total)))
@@ -533,8 +533,8 @@ def test_stacked_connections(stacked_project, tmp_path):
     assert np.load(tmp_path / "second.cs")["uid"].tolist() == second["uid"].tolist() and only.rows == 80
 
     session.put_group("particles", "J1", "particles")  # J1 twice: repeated uids are reported
-    plan = plan_export(project, session.input("particles"))
-    assert any("appear in more than one connection" in w for w in prepare_export(project, plan).report.warnings)
+    layout = lay_out_export(project, session.input("particles"))
+    assert any("appear in more than one connection" in w for w in prepare_export(project, layout).report.warnings)
 
 
 def test_stacked_connections_must_agree_on_columns(stacked_project, tmp_path):

@@ -6,8 +6,9 @@ import pytest
 
 from tui.cli import main
 from tui.core import routes
+from tui.core.destination import default_output_dir
 from tui.core.errors import CsRebindError, ExportError
-from tui.core.project import default_output_dir, load_project
+from tui.core.project import load_project
 from tui.core.session import EditSession
 
 

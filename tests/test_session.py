@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from tui.core.errors import EditError, PlanError, RefError
-from tui.core.operations import operations
+from tui.core.live import operations
 from tui.core.project import load_project
 from tui.core.refs import ResultRef
 from tui.core.session import EditSession, incompatibility, match_results

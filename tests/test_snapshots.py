@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tui.core.demo import write_demo
+from tui.demo import write_demo
 from tui.ui.app import make_app
 
 import pilot as scenario

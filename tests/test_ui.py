@@ -434,7 +434,7 @@ async def test_write_export_refuses_the_project_folder(demo_project):
 
 
 async def test_write_script_and_apply_routes(demo_project, tmp_path, monkeypatch):
-    import tui.core.apply as apply_module
+    import tui.core.live.apply as apply_module
     from test_apply import FakeServer, server_inputs
     from tui.ui.screens.dialogs import Message
 
@@ -464,14 +464,14 @@ async def test_write_script_and_apply_routes(demo_project, tmp_path, monkeypatch
 
 
 async def test_reopen_a_plan(demo_project, tmp_path):
-    from tui.core.plans import write_plan
+    from tui.core.planfile import write_plan
     from tui.core.project import load_project
     from tui.core.session import EditSession
 
     session = EditSession(load_project(demo_project), "J12")
     session.put("particles.0.blob", "J5.particles.blob")
     session.put("particles.0.alignments3D", "J9.particles.alignments3D.3")
-    plan = json.loads(write_plan(session, tmp_path / "plan.json").read_text())
+    plan = json.loads(write_plan(session.to_plan(), tmp_path / "plan.json", project_dir=session.project.path).read_text())
     app = make_app(demo_project, plan=plan)
     async with app.run_test(size=SIZE) as pilot:
         screen = await ready(pilot)

@@ -175,7 +175,7 @@ def cmd_resolve(options: argparse.Namespace) -> int:
 
 
 def cmd_demo(options: argparse.Namespace) -> int:
-    from .core.demo import write_demo
+    from .demo import write_demo
 
     if options.directory is None:
         import tempfile
@@ -194,7 +194,7 @@ def cmd_demo(options: argparse.Namespace) -> int:
 
 def _session(project_dir: str, job: str, sets: list[str], plan_file: str | None):
     """An edit session on JOB: from a saved plan if given, then each --set SLOT=REF on top."""
-    from .core.plans import read_plan
+    from .core.planfile import read_plan
     from .core.refs import check_job_uid
     from .core.session import EditSession
 
@@ -234,9 +234,9 @@ def cmd_apply(options: argparse.Namespace) -> int:
     import getpass
 
     from .core import routes
-    from .core.apply import ApplyError
     from .core.config import load_settings
-    from .core.plans import read_plan
+    from .core.errors import ApplyError
+    from .core.planfile import read_plan
     from .core.session import EditSession
 
     plan = read_plan(Path(options.plan))

@@ -10,9 +10,15 @@ import contextlib
 import os
 import secrets
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO, Iterator, Sequence
 
 from .errors import CsRebindError
+
+
+def already_exists(existing: Sequence[Path], replace: str = "replace it") -> str:
+    """The refusal to replace files that exist, in the one wording used everywhere."""
+    verb = "exists" if len(existing) == 1 else "exist"
+    return f"{', '.join(str(p) for p in existing)} already {verb}; choose another name or pass --force to {replace}"
 
 
 def _create_temporary(folder: Path, name: str) -> tuple[int, Path]:
@@ -30,7 +36,7 @@ def atomic_output(path: str | os.PathLike, *, overwrite: bool = False, binary: b
     ``path``. On any exception (KeyboardInterrupt included) it is removed."""
     target = Path(path)
     if target.exists() and not overwrite:
-        raise CsRebindError(f"{target} already exists; choose another name or pass --force to replace it")
+        raise CsRebindError(already_exists([target]))
     if not target.parent.is_dir():
         raise CsRebindError(f"{target.parent}: output folder does not exist")
     try:

@@ -43,3 +43,12 @@ class ExportError(CsRebindError):
 
 class CommandError(CsRebindError):
     """A command line that cannot be run as typed."""
+
+
+class ApplyError(CsRebindError):
+    """Live apply was refused or could not start; nothing was changed unless ``report`` (an
+    ``ApplyReport`` of :mod:`tui.core.live`) says so."""
+
+    def __init__(self, message: str, report: object | None = None) -> None:
+        super().__init__(message)
+        self.report = report  # an ApplyReport; typed loosely because errors sits below everything

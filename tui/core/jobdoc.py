@@ -102,7 +102,14 @@ def job_from_document(uid: str, document: Any, raw: bytes | None = None) -> Job:
         schema=schema,
         version=_text(document.get("version")).strip(),
         _raw=raw if raw is not None else orjson.dumps(document),
+        _parse=parse_io,
     )
+
+
+def parse_io(raw: bytes, job_uid: str, schema: str | None) -> tuple[tuple[OutputGroup, ...], tuple[InputGroup, ...]]:
+    """The outputs and inputs of a job document's bytes (what ``Job`` parses on first use)."""
+    document = load_json_bytes(raw)
+    return parse_outputs(document, job_uid, schema), parse_inputs(document, schema)
 
 
 # --- outputs -------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Callable
 
 from .errors import RefError
 from .refs import FINAL, ResultRef, Version
@@ -193,6 +194,10 @@ class Workspace:
     title: str
 
 
+# (job.json bytes, job uid, schema) → (outputs, inputs)
+IoParser = Callable[[bytes, str, str | None], tuple[tuple[OutputGroup, ...], tuple[InputGroup, ...]]]
+
+
 @dataclass(slots=True)
 class Job:
     """A job as read from its job.json. Inputs and outputs are parsed lazily: listing thousands
@@ -212,6 +217,8 @@ class Job:
     # The job.json bytes, parsed again only when inputs/outputs are first needed: keeping the
     # parsed documents of thousands of jobs alive would make every garbage collection crawl.
     _raw: bytes | None = field(default=None, repr=False)
+    # Turns ``_raw`` into (outputs, inputs); given by the reader (jobdoc), so the model imports no parser.
+    _parse: IoParser | None = field(default=None, repr=False)
     _outputs: tuple[OutputGroup, ...] | None = field(default=None, repr=False)
     _inputs: tuple[InputGroup, ...] | None = field(default=None, repr=False)
 
@@ -240,15 +247,11 @@ class Job:
         return self._inputs or ()
 
     def _parse_io(self) -> None:
-        from .jobdoc import load_json_bytes, parse_inputs, parse_outputs  # local: jobdoc imports this module
-
-        if self._raw is None:
+        if self._raw is None or self._parse is None:
             self._outputs, self._inputs = (), ()
             return
         try:
-            document = load_json_bytes(self._raw)
-            self._outputs = parse_outputs(document, self.uid, self.schema)
-            self._inputs = parse_inputs(document, self.schema)
+            self._outputs, self._inputs = self._parse(self._raw, self.uid, self.schema)
             self._raw = None  # parsed once; the model objects are all that is needed now
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             self._outputs, self._inputs = (), ()

@@ -76,39 +76,6 @@ class Project:
         return max(building, key=lambda j: (j.created_at is not None, j.created_at or 0, j.number), default=None)
 
 
-def real_path(path: str | os.PathLike) -> Path:
-    """Symlinks resolved, also for a path that does not exist yet (via its nearest existing ancestor)."""
-    path = Path(os.path.abspath(Path(path).expanduser()))
-    tail: list[str] = []
-    while not path.exists() and path.parent != path:
-        tail.append(path.name)
-        path = path.parent
-    real = Path(os.path.realpath(path))
-    for part in reversed(tail):
-        real = real / part
-    return real
-
-
-def check_outside_project(project_dir: Path, path: str | os.PathLike, error: type[Exception] = ProjectError) -> Path:
-    """csrebind never writes inside a CryoSPARC project directory (job folders, exports/, the root):
-    return ``path`` resolved, or raise ``error`` suggesting a folder beside the project."""
-    resolved, root = real_path(path), real_path(project_dir)
-    if resolved == root or root in resolved.parents:
-        suggestion = root.parent / f"{root.name}-csrebind"
-        raise error(
-            f"{path}: inside the CryoSPARC project directory {root}; csrebind never writes inside "
-            f"CryoSPARC's own files (job folders, exports/ or the project root). Choose a folder outside the "
-            f"project, e.g. {suggestion}"
-        )
-    return resolved
-
-
-def default_output_dir(project_dir: Path) -> Path:
-    """Where the UI proposes to write: a folder beside the project, never inside it."""
-    root = real_path(project_dir)
-    return root.parent / f"{root.name}-csrebind"
-
-
 def is_project_dir(path: Path) -> bool:
     return (path / "project.json").is_file()
 

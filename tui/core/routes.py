@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from .destination import default_output_dir
 from .errors import CsRebindError
-from .project import default_output_dir
 from .session import EditSession
 
 ROUTES = ("export", "plan", "script", "apply")
@@ -79,11 +79,12 @@ def prepare_export(
     connection: int | None = None, paths: str = "keep", force: bool = False,
 ) -> PendingExport:
     from . import export
+    from .destination import check_export_destination
 
     group = session.input(input_name)
     stem = name or export.default_name(session.target.uid, group.name)
-    out, stem = export.check_destination(session.project, Path(out_dir).expanduser(), stem, force=force)
-    layout = export.plan_export(session.project, group, connection=connection, target=session.target.uid)
+    out, stem = check_export_destination(session.project.path, Path(out_dir).expanduser(), stem, force=force)
+    layout = export.lay_out_export(session.project, group, connection=connection, target=session.target.uid)
     return PendingExport(export.prepare_export(session.project, layout), out, stem, paths, force)
 
 
@@ -94,21 +95,23 @@ def write_plan(session: EditSession, path: str | os.PathLike, *, force: bool = F
                script: str | os.PathLike | None = None) -> list[Path]:
     """The plan (and, when asked, the script beside it): both destinations are checked before
     anything is written, so either both are written or neither."""
-    from .plans import check_destination, write_plan as write_plan_file, write_script as write_script_file
+    from .destination import check_file_destination
+    from .live import write_script as write_script_file
+    from .planfile import write_plan as write_plan_file
 
-    check_destination(session, Path(path), overwrite=force)
+    check_file_destination(session.project.path, Path(path), force=force)
     if script is not None:
-        check_destination(session, Path(script), overwrite=force)
-    written = [write_plan_file(session, Path(path).expanduser(), overwrite=force)]
+        check_file_destination(session.project.path, Path(script), force=force)
+    written = [write_plan_file(session.to_plan(), Path(path).expanduser(), project_dir=session.project.path, force=force)]
     if script is not None:
-        written.append(write_script_file(session, Path(script).expanduser(), overwrite=force))
+        written.append(write_script_file(session, Path(script).expanduser(), force=force))
     return written
 
 
 def write_script(session: EditSession, path: str | os.PathLike, *, force: bool = False) -> Path:
-    from .plans import write_script as write_script_file
+    from .live import write_script as write_script_file
 
-    return write_script_file(session, Path(path).expanduser(), overwrite=force)
+    return write_script_file(session, Path(path).expanduser(), force=force)
 
 
 # --- apply ----------------------------------------------------------------------------------------
@@ -132,7 +135,7 @@ class PendingApply:
 
     def run(self, *, check_server_state: bool = True):
         """Send the operations; raises ApplyError when nothing was applied."""
-        from .apply import apply_plan
+        from .live import apply_plan
 
         loaded = self.session.loaded if check_server_state else None
         return apply_plan(self.session.to_plan(), self.ops, settings=self.settings, loaded=loaded)
@@ -142,8 +145,7 @@ def prepare_apply(session: EditSession, cryosparc: dict | None = None, *,
                   prompt: Callable[[str], str] | None = None) -> PendingApply:
     """Refused, before anything is sent, when the target is not building, when validation finds
     an error, or when there is nothing to apply."""
-    from .apply import ConnectionSettings
-    from .operations import operations
+    from .live import ConnectionSettings, operations
 
     if not session.appliable:
         raise CsRebindError(

@@ -7,16 +7,14 @@ states by reference and always returns exactly to what was there.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any, Iterable
 
 from .errors import EditError, PlanError, RefError
 from .model import Binding, Connection, InputGroup, InputSlot, Job, OutputGroup, OutputResult
+from .planfile import check_plan_header, plan_document, plan_state
 from .project import Project
 from .refs import FINAL, ResultRef, SlotAddress
 
-PLAN_FORMAT = "csrebind-plan"
-PLAN_VERSION = 1
 EMPTY = "(empty)"
 
 
@@ -296,16 +294,8 @@ class EditSession:
     # --- plans ---------------------------------------------------------------------------
 
     def to_plan(self) -> dict[str, Any]:
-        return {
-            "format": PLAN_FORMAT,
-            "format_version": PLAN_VERSION,
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "project": {"uid": self.project.uid, "path": str(self.project.path)},
-            "target": self.target.uid,
-            "target_status": self.target.status,
-            "inputs": [_input_to_plan(g) for g in self._state],
-            "changes": [str(c) for c in self.changes()],
-        }
+        """The session as a plan document (format: :mod:`tui.core.planfile`)."""
+        return plan_document(self.project, self.target, self._state, self.changes())
 
     def load_plan(self, plan: Any) -> list[Change]:
         """Replace the session state with a plan's (one undoable step)."""
@@ -379,59 +369,3 @@ def _refs_text(bindings: tuple[Binding, ...]) -> str | None:
 
 def _connection_text(connection: Connection | None) -> str | None:
     return f"{connection.job}.{connection.output}" if connection else None
-
-
-# --- plan (de)serialisation ---------------------------------------------------------------
-
-
-def _input_to_plan(group: InputGroup) -> dict[str, Any]:
-    return {
-        "name": group.name,
-        "connections": [
-            {
-                "job": c.job,
-                "output": c.output,
-                "bindings": [{"slot": b.slot, "ref": str(b.ref), "dtype": b.dtype} for b in c.bindings],
-            }
-            for c in group.connections
-        ],
-    }
-
-
-def check_plan_header(plan: Any) -> None:
-    if not isinstance(plan, dict) or plan.get("format") != PLAN_FORMAT:
-        raise PlanError(f"not a csrebind plan (expected \"format\": \"{PLAN_FORMAT}\")")
-    version = plan.get("format_version")
-    if version != PLAN_VERSION:
-        raise PlanError(f"plan format version {version!r} is not supported (this csrebind reads version {PLAN_VERSION})")
-
-
-def plan_state(project: Project, target: Job, plan: Any) -> tuple[InputGroup, ...]:
-    check_plan_header(plan)
-    plan_project = (plan.get("project") or {}).get("uid")
-    if plan_project and plan_project != project.uid:
-        raise PlanError(f"plan is for project {plan_project}, but {project.path} is project {project.uid}")
-    if plan.get("target") != target.uid:
-        raise PlanError(f"plan targets {plan.get('target')}, not {target.uid}")
-    by_name = {g.name: g for g in target.inputs}
-    state = dict(by_name)
-    for entry in plan.get("inputs") or []:
-        name = entry.get("name") if isinstance(entry, dict) else None
-        if name not in by_name:
-            raise PlanError(f"plan names input {name!r}, which {target.uid} does not have")
-        state[name] = by_name[name].with_connections(tuple(_plan_connection(name, c) for c in entry.get("connections") or []))
-    return tuple(state[g.name] for g in target.inputs)
-
-
-def _plan_connection(input_name: str, entry: Any) -> Connection:
-    try:
-        bindings = tuple(
-            Binding(b.get("slot"), ResultRef.parse(b["ref"]), str(b.get("dtype") or ""))
-            for b in entry.get("bindings") or []
-        )
-        return Connection(str(entry["job"]), str(entry["output"]), bindings)
-    except (KeyError, TypeError, AttributeError) as exc:
-        raise PlanError(f"plan input {input_name}: malformed connection ({exc})") from None
-    except RefError as exc:
-        raise PlanError(f"plan input {input_name}: {exc}") from None
-

@@ -54,7 +54,7 @@ def make_app(project_path: str | Path, plan: dict | None = None, settings: Setti
 def run_app(project_path: Path, plan: str | None = None) -> int:
     """Open the UI; the project is read in a worker, so a bad path is reported after start-up
     as a one-line message and exit status 1."""
-    from ..core.plans import read_plan
+    from ..core.planfile import read_plan
     from ..core.project import is_project_dir
 
     if not project_path.is_dir() or not is_project_dir(project_path):

@@ -96,7 +96,7 @@ class WriteOut:
         self._post(ConfirmWrite(pending.question, pending.details, lambda: self._in_worker(lambda: self._apply(pending))))
 
     def _apply(self, pending: routes.PendingApply) -> None:
-        from ..core.apply import ApplyError
+        from ..core.errors import ApplyError
 
         try:
             report = pending.run()

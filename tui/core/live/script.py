@@ -1,7 +1,7 @@
 """A plan as a readable Python script that applies it with cryosparc-tools.
 
 The script makes exactly the calls live apply makes (the same adapter table,
-:data:`tui.core.apply.JOB_METHOD_PARAMETERS`), one commented call per operation. It reads the
+:data:`tui.core.live.adapter.JOB_METHOD_PARAMETERS`), one commented call per operation. It reads the
 connection settings from the environment when it runs and never contains a credential.
 """
 
@@ -10,15 +10,17 @@ from __future__ import annotations
 import json
 import re
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from .apply import (
-    ENV_EMAIL, ENV_HOST, ENV_LICENSE, ENV_PASSWORD, ENV_PORT, ENV_URL, DEFAULT_PORT, ApplyError, plan_target,
-    call_arguments,
-)
-from .errors import ExportError, PlanError
-from .operations import Operation
-from .refs import FINAL
+from ..destination import write_file_outside_project
+from ..errors import ApplyError, ExportError, PlanError
+from ..planfile import plan_target
+from ..refs import FINAL
+from ..session import EditSession
+from .adapter import call_arguments
+from .operations import Operation, operations
+from .settings import DEFAULT_PORT, ENV_EMAIL, ENV_HOST, ENV_LICENSE, ENV_PASSWORD, ENV_PORT, ENV_URL
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
 
@@ -54,7 +56,7 @@ def _call(op: Operation) -> list[str]:
 
 
 def render_script(plan: Mapping[str, Any], ops: Sequence[Operation], *, now: datetime | None = None) -> str:
-    """The script for ``plan`` and its operations (from :func:`tui.core.operations.operations`)."""
+    """The script for ``plan`` and its operations (from :func:`tui.core.live.operations.operations`)."""
     try:
         project_uid, target = plan_target(plan)
     except (ApplyError, PlanError) as exc:
@@ -62,7 +64,7 @@ def render_script(plan: Mapping[str, Any], ops: Sequence[Operation], *, now: dat
     ops = list(ops)
     if not ops:
         raise ExportError("cannot write a script: the plan makes no change that cryosparc-tools can apply")
-    from .. import __version__
+    from ... import __version__
 
     now = now or datetime.now(timezone.utc)
     project_path = (plan.get("project") or {}).get("path") if isinstance(plan.get("project"), dict) else None
@@ -169,3 +171,10 @@ def render_script(plan: Mapping[str, Any], ops: Sequence[Operation], *, now: dat
         "",
     ]
     return "\n".join(out)
+
+
+def write_script(session: EditSession, path: str | Path, *, force: bool = False) -> Path:
+    """A commented Python script that applies the session with cryosparc-tools, written beside the
+    project (never inside it, and over an existing file only with ``force``)."""
+    text = render_script(session.to_plan(), operations(session.loaded, session.inputs))
+    return write_file_outside_project(session.project.path, path, text.encode("utf-8"), force=force)

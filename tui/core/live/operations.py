@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .model import Connection, InputGroup
-from .refs import ResultRef
+from ..model import Connection, InputGroup
+from ..refs import ResultRef
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from .docgen import (
     CRYOSPARC_VERSION, DocInput, DocJob, DocOutput, DocProject, DocResult, DocSlot, DocWorkspace, Schema,
     connect_output, doc_slots, job_document, parents_of, project_document, with_children, workspaces_document,
 )
-from .errors import ProjectError
+from ..core.errors import ProjectError
 
 PROJECT_UID = "P3"
 MARKER = ".csrebind-demo"  # marks a directory this module may overwrite

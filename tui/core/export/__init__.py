@@ -1,0 +1,36 @@
+"""Export one input of a target job as CryoSPARC would load it: ``NAME.cs`` + ``NAME.csg``.
+
+The result can be brought back into CryoSPARC with Import Result Group (cryosparc-data.md §9,
+§11.4). Per connection of the input, every slot binding and every passthrough binding is
+resolved to its metafile (by version value, §4); the columns of that result (prefix = result
+name, exact ``name/`` match) are taken and renamed to the slot name where they differ
+(``alignments_class_2/…`` → ``alignments3D/…``); passthroughs keep their result name and never
+override an explicitly bound slot. Files shared by several results are read once. Rows are
+inner-joined on ``uid`` in the order of the connection's source output; several connections
+are stacked in connection order, as CryoSPARC appends them.
+
+Three steps, each usable alone (the UI shows the report before anything is written), one
+module each:
+
+``lay_out_export``  (layout.py) headers only: which files, which columns, renames, row counts.
+``prepare_export``  (join.py, held by write.py) reads the ``uid`` columns and joins them: rows
+                    kept and dropped per file.
+``PreparedExport.write`` / ``run_export``  (write.py) streams the rows out and writes the ``.csg``.
+
+Speed and memory: sources are never loaded whole. Files are read through short-lived
+memory-mapped windows (nothing copied, only touched rows read, each window unmapped after use),
+the join is numpy sorting and searching on uint64 uids (no per-row Python), and the output is
+produced in row chunks: for each chunk every source is scanned window by window and only the
+needed rows are copied, as contiguous byte runs, into the chunk, which a writer thread appends
+to the temporary output file while the next chunk is filled. Peak memory is two output chunks
+plus a few index arrays (8-16 bytes per source row), whatever the width of the files.
+"""
+
+from .join import ExportReport, SourceReport
+from .layout import Column, ConnectionLayout, ExportLayout, SourceLayout, lay_out_export
+from .write import PATH_MODES, PathMode, PreparedExport, Progress, default_name, prepare_export, run_export
+
+__all__ = [
+    "PATH_MODES", "Column", "ConnectionLayout", "ExportLayout", "ExportReport", "PathMode", "PreparedExport",
+    "Progress", "SourceLayout", "SourceReport", "default_name", "lay_out_export", "prepare_export", "run_export",
+]

@@ -1,0 +1,312 @@
+"""The layout of an export, from the .cs headers alone: which files each connection reads, which
+columns each file contributes and under which output names, and the output dtype."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..csfile import CsHeader, load as load_cs, read_header
+from ..errors import CsFileError, ExportError, RefError
+from ..model import Binding, Connection, InputGroup
+from ..project import Project
+
+
+
+@dataclass(frozen=True)
+class Column:
+    source: str  # field name in the source file
+    output: str  # field name in the export
+
+
+@dataclass(frozen=True)
+class SourceLayout:
+    """One file read for one connection, and the columns it contributes."""
+
+    path: Path
+    metafile: str  # as job.json names it (relative to the project directory)
+    header: CsHeader
+    columns: tuple[Column, ...]
+    provides: tuple[str, ...]  # human-readable: "blob ← J5.particles.blob.F"
+    order_only: bool = False  # read only for its uid order (contributes no columns, drops no rows)
+    table: np.ndarray | None = field(default=None, repr=False, compare=False)  # decoded CSDAT file
+
+    @property
+    def rows(self) -> int:
+        return self.header.num_rows
+
+
+@dataclass(frozen=True)
+class ConnectionLayout:
+    index: int
+    job: str
+    output: str
+    sources: tuple[SourceLayout, ...]
+    order: int  # index into sources of the file whose row order the export keeps
+    primary: int  # index into sources of the join pivot (the order file, or the first source)
+    notes: tuple[str, ...] = ()
+
+    @property
+    def label(self) -> str:
+        return f"connection {self.index} ({self.job}.{self.output})"
+
+
+@dataclass(frozen=True)
+class ExportLayout:
+    project_path: Path
+    input: str
+    group_type: str
+    title: str
+    target: str | None
+    connections: tuple[ConnectionLayout, ...]
+    dtype: np.dtype  # output columns, before any path rewriting
+    types: dict[str, str]  # output prefix → dotted result type (particle.blob)
+    description: str
+    version: str
+    notes: tuple[str, ...] = ()
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return tuple(self.dtype.names or ())
+
+
+def lay_out_export(
+    project: Project, group: InputGroup, *, connection: int | None = None, target: str | None = None
+) -> ExportLayout:
+    """Work out what an export of ``group`` reads and writes, from the .cs headers alone.
+
+    ``connection`` limits the export to one connection (default: all, stacked in order);
+    ``target`` is the uid of the job the input belongs to (used in the description)."""
+    if not group.connections:
+        raise ExportError(f"input {group.name} has no connection; connect an output group to it first")
+    if connection is None:
+        chosen = list(enumerate(group.connections))
+    elif 0 <= connection < len(group.connections):
+        chosen = [(connection, group.connections[connection])]
+    else:
+        raise ExportError(
+            f"input {group.name} has no connection {connection}; it has connections 0–{len(group.connections) - 1}"
+        )
+    headers: dict[Path, _Header] = {}
+    connections: list[ConnectionLayout] = []
+    field_lists: list[list[tuple[str, np.dtype]]] = []
+    types: dict[str, str] = {}
+    for index, conn in chosen:
+        conn_layout, fields, conn_types = _lay_out_connection(project, group, index, conn, headers)
+        connections.append(conn_layout)
+        field_lists.append(fields)
+        for prefix, kind in conn_types.items():
+            types.setdefault(prefix, kind)
+    dtype = _unify(group.name, connections, field_lists)
+    prefixes = {name.split("/", 1)[0] for name in dtype.names if name != "uid"}
+    types = {prefix: kind for prefix, kind in types.items() if prefix in prefixes}
+    return ExportLayout(
+        project_path=project.path,
+        input=group.name,
+        group_type=group.type,
+        title=f"{target} {group.name} (rebound)" if target else f"{group.name} (rebound)",
+        target=target,
+        connections=tuple(connections),
+        dtype=dtype,
+        types=types,
+        description=_description(group, target, chosen),
+        version=_cryosparc_version(project, target, chosen),
+        notes=tuple(note for conn_layout in connections for note in conn_layout.notes),
+    )
+
+
+def _lay_out_connection(
+    project: Project, group: InputGroup, index: int, conn: Connection, headers: dict[Path, _Header]
+) -> tuple[ConnectionLayout, list[tuple[str, np.dtype]], dict[str, str]]:
+    where = f"{group.name}.{index}"
+    empty = [s.name for s in group.slots if s.required and conn.binding(s.name) is None]
+    if empty:
+        raise ExportError(
+            f"{where}: required slot{'s' if len(empty) > 1 else ''} {', '.join(empty)} "
+            f"{'are' if len(empty) > 1 else 'is'} empty; bind a result to "
+            f"{'them' if len(empty) > 1 else 'it'} before exporting"
+        )
+    files: dict[Path, dict] = {}  # path → {"metafile", "columns", "provides"}, in first-use order
+    fields_out: list[tuple[str, np.dtype]] = [("uid", np.dtype("<u8"))]
+    types: dict[str, str] = {}
+    notes: list[str] = []
+    taken: set[str] = set()
+    bindings = list(conn.slot_bindings) + list(conn.passthrough)
+    for binding in bindings:
+        prefix = binding.slot or binding.ref.result
+        if prefix in taken:
+            if binding.passthrough:
+                notes.append(f"{where}: passthrough {binding.ref} not used: slot {prefix} is bound explicitly")
+            continue
+        metafile, path, header, dtype_name = _resolve(project, binding, where, headers)
+        fields = header.fields_of(binding.ref.result)
+        if not fields:
+            present = ", ".join(header.prefixes) or "none"
+            raise ExportError(
+                f"{where}.{prefix}: {metafile} holds no {binding.ref.result}/… columns for {binding.ref} "
+                f"(its prefixes: {present}); the job document and the file disagree"
+            )
+        taken.add(prefix)
+        entry = files.setdefault(path, {"metafile": metafile, "columns": [], "provides": []})
+        for name in fields:
+            out = prefix + name[len(binding.ref.result):]
+            entry["columns"].append(Column(name, out))
+            fields_out.append((out, header.dtype[name]))
+        renamed = f" (renamed from {binding.ref.result})" if prefix != binding.ref.result else ""
+        kind = "passthrough " if binding.passthrough else ""
+        entry["provides"].append(f"{kind}{prefix} ← {binding.ref}{renamed}")
+        types[prefix] = f"{group.type}.{dtype_name}"
+    if not files:
+        raise ExportError(f"{where}: nothing is bound to this connection; bind its slots first")
+
+    order_path, order_metafile, order_note = _order_file(project, conn, where, headers)
+    if order_note:
+        notes.append(order_note)
+    if order_path is not None and order_path not in files:
+        files[order_path] = {"metafile": order_metafile, "columns": [], "provides": [], "order_only": True}
+    paths = list(files)
+    order = paths.index(order_path) if order_path is not None else 0
+    primary = order if not files[paths[order]].get("order_only") else 0
+    files[paths[primary]]["columns"].insert(0, Column("uid", "uid"))
+    sources = tuple(
+        SourceLayout(path, entry["metafile"], headers[path][0], tuple(entry["columns"]), tuple(entry["provides"]),
+                   bool(entry.get("order_only")), headers[path][1])
+        for path, entry in files.items()
+    )
+    conn_layout = ConnectionLayout(index, conn.job, conn.output, sources, order, primary, tuple(notes))
+    return conn_layout, fields_out, types
+
+
+def _resolve(
+    project: Project, binding: Binding, where: str, headers: dict[Path, _Header]
+) -> tuple[str, Path, CsHeader, str]:
+    """Metafile, its path, header and the result dtype of one binding, or an ExportError
+    saying what is missing."""
+    try:
+        result = project.result(binding.ref)
+        resolved = result.resolve(binding.ref.version)
+    except RefError as exc:
+        raise ExportError(f"{where}.{binding.slot or binding.ref.result}: {exc}") from None
+    path = project.absolute(resolved.metafile)
+    if path not in headers:
+        try:
+            headers[path] = _read_header(path)
+        except CsFileError as exc:
+            missing = "" if path.exists() else " (missing: the job was cleared or its files moved)"
+            raise ExportError(
+                f"{where}.{binding.slot or binding.ref.result}: metafile {resolved.metafile} of {binding.ref} "
+                f"cannot be read{missing}: {exc.problem}"
+            ) from None
+    return resolved.metafile, path, headers[path][0], result.dtype
+
+
+_Header = tuple[CsHeader, "np.ndarray | None"]
+
+
+def _read_header(path: Path) -> _Header:
+    """The header of a source; a CSDAT file (cryosparc-tools' stream format, which CryoSPARC jobs
+    do not write) is decoded whole here, because only its data tell how wide its strings are."""
+    header = read_header(path)
+    if header.format == "numpy":
+        return header, None
+    table = load_cs(path)
+    return CsHeader(header.path, header.format, len(table), table.dtype, None), table
+
+
+def _order_file(
+    project: Project, conn: Connection, where: str, headers: dict[Path, _Header]
+) -> tuple[Path | None, str, str | None]:
+    """The final metafile of the first non-passthrough result of the connection's source
+    output: the export keeps its row order. None (and a note) when it cannot be read."""
+    try:
+        output = project.output(conn.job, conn.output)
+    except RefError as exc:
+        return None, "", f"{where}: row order of the first bound file ({exc})"
+    first = next((r for r in output.results if not r.passthrough and r.complete), None)
+    if first is None:
+        return None, "", f"{where}: {conn.job}.{conn.output} has no stored result of its own; rows follow the first bound file"
+    metafile = first.resolve().metafile
+    path = project.absolute(metafile)
+    if path not in headers:
+        try:
+            headers[path] = _read_header(path)
+        except CsFileError as exc:
+            return None, "", f"{where}: {metafile} (row order of {conn.job}.{conn.output}) unreadable ({exc.problem}); rows follow the first bound file"
+    return path, metafile, None
+
+
+def _unify(input_name: str, connections: list[ConnectionLayout], field_lists: list[list[tuple[str, np.dtype]]]
+           ) -> np.dtype:
+    """One output dtype for stacked connections: same columns, same dtypes (strings may differ in width)."""
+    first = field_lists[0]
+    names = [name for name, _ in first]
+    merged = dict(first)
+    problems: list[str] = []
+    for conn_layout, fields in zip(connections[1:], field_lists[1:]):
+        these = dict(fields)
+        missing = [n for n in names if n not in these]
+        extra = [n for n in these if n not in merged]
+        if missing:
+            problems.append(f"{conn_layout.label} lacks {', '.join(missing)}")
+        if extra:
+            problems.append(f"{conn_layout.label} has {', '.join(extra)}, which {connections[0].label} lacks")
+        for name, dt in these.items():
+            if name not in merged:
+                continue
+            base = merged[name]
+            if dt == base:
+                continue
+            if dt.base.kind == "S" and base.base.kind == "S" and dt.shape == base.shape:
+                merged[name] = dt if dt.itemsize > base.itemsize else base
+            else:
+                problems.append(f"{name} is {_dtype_text(base)} in {connections[0].label} but {_dtype_text(dt)} in {conn_layout.label}")
+    if problems:
+        raise ExportError(
+            f"input {input_name}: the connections cannot be stacked into one file because their columns differ: "
+            + "; ".join(problems)
+            + ". Bind the same kinds of results on every connection, or export one connection at a time"
+        )
+    return np.dtype([(name, merged[name]) for name in names])
+
+
+def _dtype_text(dt: np.dtype) -> str:
+    return f"{dt.base.str}{dt.shape}" if dt.shape else dt.str
+
+
+def _description(group: InputGroup, target: str | None, chosen: list[tuple[int, Connection]]) -> str:
+    """``J12 particles: blob from J5.particles.blob.F, …; passthrough location, … from J9.particles``."""
+    parts = []
+    for index, conn in chosen:
+        slots = ", ".join(f"{b.slot} from {b.ref}" for b in conn.slot_bindings)
+        sources: dict[str, list[str]] = {}
+        for b in conn.passthrough:
+            sources.setdefault(f"{b.ref.job}.{b.ref.output}", []).append(b.ref.result)
+        passed = "; ".join(f"passthrough {', '.join(names)} from {src}" for src, names in sources.items())
+        text = "; ".join(t for t in (slots, passed) if t)
+        parts.append(f"connection {index} ({conn.job}.{conn.output}): {text}" if len(chosen) > 1 else text)
+    head = f"{target} {group.name}" if target else group.name
+    return f"{head}: " + " | ".join(parts) + " (exported by csrebind)"
+
+
+def _cryosparc_version(project: Project, target: str | None, chosen: list[tuple[int, Connection]]) -> str:
+    """The ``version`` written into the .csg.
+
+    CryoSPARC writes the version of the instance that wrote the group there (``v4.4.1``). Whether
+    Import Result Group checks it is unconfirmed (cryosparc-data.md §9), so rather than a
+    csrebind version that a CryoSPARC version parser could reject, csrebind writes the CryoSPARC
+    version recorded in the job documents this export comes from (the target job, then the
+    connected source jobs): a version the instance managing the project accepts. Only when no
+    document records one does it fall back to ``csrebind-<version>``.
+    """
+    uids = ([target] if target else []) + [c.job for _, c in chosen]
+    for uid in dict.fromkeys(uids):
+        job = project.jobs.get(uid)
+        if job is not None and job.version:
+            return job.version
+    from ... import __version__
+
+    return f"csrebind-{__version__}"
+
+

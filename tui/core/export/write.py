@@ -1,0 +1,394 @@
+"""Writing an export: the rows produced in chunks (each source scanned window by window, only the
+needed rows copied, as contiguous byte runs, into the chunk), a writer thread appending each chunk
+to the temporary output while the next is filled, path columns rewritten when asked, and the
+``.csg`` document. Both files appear complete under their final names, or not at all.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import queue
+import threading
+import warnings
+from contextlib import suppress
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import BinaryIO, Callable, Iterator, Literal
+
+import numpy as np
+import yaml
+from numpy.lib import format as npformat
+
+from ..atomic import atomic_output
+from ..destination import check_export_destination
+from ..errors import CsRebindError, ExportError
+from ..model import InputGroup
+from ..project import Project
+from .join import BLOCK_BYTES, ExportReport, JoinedConnection, join_export, read_blocks
+from .layout import Column, ConnectionLayout, ExportLayout, SourceLayout, lay_out_export
+
+PathMode = Literal["keep", "absolute"]
+PATH_MODES: tuple[str, ...] = ("keep", "absolute")
+Progress = Callable[[int, int], None]  # (rows written, rows in total)
+
+# Output rows are produced in chunks of about this many bytes; every chunk re-reads the files
+# whose order differs from the output's, so very large exports get bigger chunks rather than
+# more than MAX_PASSES passes over their sources.
+CHUNK_BYTES = 128 * 2**20
+MAX_PASSES = 8
+
+
+@dataclass
+class PreparedExport:
+    """A joined export, ready to write; ``report`` lists rows kept and dropped per file."""
+
+    project: Project
+    layout: ExportLayout
+    report: ExportReport
+    joined: list[JoinedConnection]
+
+    def write(
+        self, out_dir: str | os.PathLike, name: str, *, paths: PathMode = "keep", force: bool = False,
+        progress: Progress | None = None,
+    ) -> ExportReport:
+        return _write(self, out_dir, name, paths=paths, force=force, progress=progress)
+
+
+def prepare_export(project: Project, layout: ExportLayout) -> PreparedExport:
+    """Join ``layout`` (see :func:`join_export`) and hold it ready to write; nothing is written yet."""
+    report, joined = join_export(layout)
+    return PreparedExport(project, layout, report, joined)
+
+
+def run_export(
+    project: Project, group: InputGroup, out_dir: str | os.PathLike, name: str, *,
+    connection: int | None = None, target: str | None = None, paths: PathMode = "keep", force: bool = False,
+    progress: Progress | None = None,
+) -> ExportReport:
+    """Lay out, join and write ``out_dir/NAME.cs`` + ``NAME.csg`` in one go; returns the report."""
+    out, stem = check_export_destination(project.path, out_dir, name, force=force)
+    layout = lay_out_export(project, group, connection=connection, target=target)
+    prepared = prepare_export(project, layout)
+    return prepared.write(out, stem, paths=paths, force=force, progress=progress)
+
+
+def default_name(target: str | None, input_name: str) -> str:
+    return f"{target}_{input_name}_rebound" if target else f"{input_name}_rebound"
+
+
+def _write(prepared: PreparedExport, out_dir: str | os.PathLike, name: str, *, paths: PathMode, force: bool,
+           progress: Progress | None) -> ExportReport:
+    if paths not in PATH_MODES:
+        raise ExportError(f"paths must be one of {', '.join(PATH_MODES)}, not {paths!r}")
+    layout = prepared.layout
+    out, stem = check_export_destination(prepared.project.path, out_dir, name, force=force)
+    cs_path, csg_path = out / f"{stem}.cs", out / f"{stem}.csg"
+    dtype = _output_dtype(layout.dtype, _path_widths(prepared.joined, layout, paths))
+    project_dir = _dir_bytes(layout.project_path)
+    total = sum(j.count for j in prepared.joined)
+    created = _make_dirs(out)
+    try:
+        with atomic_output(cs_path, overwrite=force) as handle:
+            _write_header(handle, dtype, total)
+            writer = _ChunkWriter(handle, dtype, total)
+            try:
+                done = 0
+                for join in prepared.joined:
+                    copies = _copies(join.layout, dtype, paths)
+                    for count in _write_connection(writer, join, copies, project_dir):
+                        done += count
+                        if progress is not None:
+                            progress(done, total)
+            except BaseException:
+                writer.abort()  # the thread must be done with the file before it is removed
+                raise
+            writer.close()
+        try:
+            document = _csg_document(layout, stem, total)
+            text = yaml.safe_dump(document, sort_keys=False, default_flow_style=False, allow_unicode=True)
+            with atomic_output(csg_path, overwrite=force, binary=False) as handle:
+                handle.write(text)
+        except BaseException:
+            with suppress(OSError):
+                cs_path.unlink()
+            raise
+    except CsRebindError as exc:
+        _remove_dirs(created)
+        if isinstance(exc, ExportError):
+            raise
+        raise ExportError(str(exc)) from None
+    except OSError as exc:
+        _remove_dirs(created)
+        raise ExportError(f"{out}: cannot write the export ({exc.strerror or exc}); nothing was written") from None
+    except BaseException:
+        _remove_dirs(created)
+        raise
+    report = prepared.report
+    report.cs_path, report.csg_path = cs_path, csg_path
+    report.bytes_written = cs_path.stat().st_size
+    report.columns = tuple(dtype.names or ())
+    return report
+
+
+def _make_dirs(out: Path) -> list[Path]:
+    """Create the missing folders of ``out``; returns them (deepest first) to remove on failure."""
+    missing: list[Path] = []
+    path = out
+    while not path.exists() and path.parent != path:
+        missing.append(path)
+        path = path.parent
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ExportError(f"{out}: cannot create the folder ({exc.strerror or exc})") from None
+    return missing
+
+
+def _remove_dirs(created: list[Path]) -> None:
+    for path in created:
+        with suppress(OSError):
+            path.rmdir()
+
+
+def _write_header(handle: BinaryIO, dtype: np.dtype, rows: int) -> None:
+    header = {"descr": npformat.dtype_to_descr(dtype), "fortran_order": False, "shape": (rows,)}
+    try:
+        npformat.write_array_header_1_0(handle, header)
+    except ValueError:  # more than 64 KiB of header (hundreds of columns): format 2.0
+        with warnings.catch_warnings():  # numpy notes that readers need numpy >= 1.9
+            warnings.simplefilter("ignore", UserWarning)
+            npformat.write_array_header_2_0(handle, header)
+
+
+def _write_chunk(handle: BinaryIO, chunk: np.ndarray) -> None:
+    """Append one chunk of rows to the open output (tests replace this to simulate Ctrl-C).
+    A plain write of the chunk's bytes: ``ndarray.tofile`` on a Python file is ~10× slower."""
+    handle.write(memoryview(chunk.view(np.uint8)))
+
+
+def _csg_document(layout: ExportLayout, stem: str, rows: int) -> dict:
+    return {
+        "created": datetime.now().strftime("%Y-%m-%d %H:%M:%S.%f"),
+        "group": {
+            "name": layout.input, "title": layout.title, "type": layout.group_type, "description": layout.description,
+        },
+        "results": {
+            prefix: {"metafile": f">{stem}.cs", "num_items": int(rows), "type": kind}
+            for prefix, kind in layout.types.items()
+        },
+        # CryoSPARC's own version goes here; see layout._cryosparc_version for what csrebind writes and why.
+        "version": layout.version,
+    }
+
+
+# copying rows ---------------------------------------------------------------------------------
+
+
+@dataclass
+class _SourceCopy:
+    index: int
+    runs: list[tuple[int, int, int]]  # (source byte offset, output byte offset, length)
+    convert: list[Column]  # columns copied field by field (string width differs)
+    rewrite: list[Column]  # path columns made absolute
+    src_dir: bytes = b""
+
+
+def _dir_bytes(path: Path | str) -> bytes:
+    return os.fsencode(str(path).rstrip("/") + "/")
+
+
+def _rewritten(src: SourceLayout, paths: PathMode) -> list[Column]:
+    if paths != "absolute":
+        return []
+    return [c for c in src.columns if _is_path(c.output) and src.header.dtype.fields[c.source][0].base.kind == "S"]
+
+
+def _path_widths(joined: list[JoinedConnection], layout: ExportLayout, paths: PathMode) -> dict[str, int]:
+    """Output width of every rewritten path column: wide enough for the longest possible value."""
+    widths: dict[str, int] = {}
+    project_dir = len(_dir_bytes(layout.project_path))
+    for join in joined:
+        for src in join.layout.sources:
+            if src.order_only:
+                continue
+            src_dir = len(_dir_bytes(Path(src.header.path).parent))
+            for col in _rewritten(src, paths):
+                width = src.header.dtype.fields[col.source][0].itemsize + max(project_dir, src_dir)
+                widths[col.output] = max(widths.get(col.output, 0), width)
+    return widths
+
+
+def _output_dtype(base: np.dtype, widths: dict[str, int]) -> np.dtype:
+    if not widths:
+        return base
+    fields = []
+    for name in base.names:
+        dt = base.fields[name][0]
+        if name in widths:
+            dt = np.dtype(f"S{max(widths[name], dt.itemsize)}")
+        fields.append((name, dt))
+    return np.dtype(fields)
+
+
+def _copies(conn: ConnectionLayout, dtype: np.dtype, paths: PathMode) -> list[_SourceCopy]:
+    """How each source of one connection maps onto output bytes."""
+    copies = []
+    for i, src in enumerate(conn.sources):
+        if src.order_only:
+            continue
+        rewrite = _rewritten(src, paths)
+        runs, convert = [], []
+        for col in src.columns:
+            if col in rewrite:
+                continue
+            (sdt, s_off, *_), (odt, o_off, *_) = src.header.dtype.fields[col.source], dtype.fields[col.output]
+            if sdt == odt:
+                runs.append((s_off, o_off, sdt.itemsize))
+            else:
+                convert.append(col)
+        copies.append(_SourceCopy(i, _merge_runs(runs), convert, rewrite, _dir_bytes(Path(src.header.path).parent)))
+    return copies
+
+
+def _is_path(name: str) -> bool:
+    leaf = name.rsplit("/", 1)[-1]
+    return leaf == "path" or leaf.endswith("_path")
+
+
+def _merge_runs(runs: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
+    """Adjacent columns (in both the source and the output) are copied as one byte run."""
+    merged: list[list[int]] = []
+    for s, o, n in sorted(runs, key=lambda r: r[1]):
+        if merged and merged[-1][0] + merged[-1][2] == s and merged[-1][1] + merged[-1][2] == o:
+            merged[-1][2] += n
+        else:
+            merged.append([s, o, n])
+    return [tuple(r) for r in merged]  # type: ignore[misc]
+
+
+def _voids(table: np.ndarray, offset: int, length: int) -> np.ndarray:
+    """Bytes [offset, offset+length) of every row, as one opaque value per row."""
+    raw = table.view(np.uint8).reshape(len(table), table.dtype.itemsize)
+    return raw[:, offset:offset + length].view(np.dtype((np.void, length)))[:, 0]
+
+
+def _chunk_rows(dtype: np.dtype, total: int) -> int:
+    chunk_bytes = max(CHUNK_BYTES, math.ceil(total * dtype.itemsize / MAX_PASSES))
+    return max(1, min(total, chunk_bytes // max(dtype.itemsize, 1)))
+
+
+def _write_connection(writer: "_ChunkWriter", join: JoinedConnection, copies: list[_SourceCopy], project_dir: bytes
+                      ) -> Iterator[int]:
+    """Fill one connection's rows chunk by chunk and hand them to the writer; yields rows per chunk."""
+    sources = join.layout.sources
+    for start in range(0, join.count, writer.step):
+        stop = min(start + writer.step, join.count)
+        out = writer.buffer()[: stop - start]
+        for copy in copies:
+            _fill(out, sources[copy.index], join.rows[copy.index][start:stop], copy, project_dir)
+        writer.put(out)
+        yield stop - start
+
+
+class _ChunkWriter:
+    """Writes filled chunks on a background thread while the next one is filled (two buffers at
+    most). Errors, KeyboardInterrupt included, come back to the caller of put/close."""
+
+    def __init__(self, handle: BinaryIO, dtype: np.dtype, total: int) -> None:
+        self.handle = handle
+        self.dtype = dtype
+        self.step = _chunk_rows(dtype, total)
+        self.chunks = max(1, math.ceil(total / self.step))
+        self.allocated = 0
+        self.free: queue.Queue[np.ndarray] = queue.Queue()
+        self.todo: queue.Queue[np.ndarray | None] = queue.Queue()
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="csrebind-export-writer", daemon=True)
+        self.thread.start()
+
+    def buffer(self) -> np.ndarray:
+        self._check()
+        if self.free.empty() and self.allocated < min(2, self.chunks):
+            self.allocated += 1
+            return np.zeros(self.step, dtype=self.dtype)
+        chunk = self.free.get()
+        self._check()
+        return chunk.base if chunk.base is not None and chunk.base.dtype == self.dtype else chunk
+
+    def put(self, chunk: np.ndarray) -> None:
+        self._check()
+        self.todo.put(chunk)
+
+    def close(self) -> None:
+        self.todo.put(None)
+        self.thread.join()
+        self._check()
+
+    def abort(self) -> None:
+        self.error = self.error or KeyboardInterrupt()
+        self.todo.put(None)
+        self.thread.join()
+
+    def _check(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    def _run(self) -> None:
+        while True:
+            chunk = self.todo.get()
+            if chunk is None:
+                return
+            if self.error is None:
+                try:
+                    _write_chunk(self.handle, chunk)
+                except BaseException as exc:  # handed to the main thread
+                    self.error = exc
+            self.free.put(chunk)
+
+
+def _fill(out: np.ndarray, src: SourceLayout, rows: np.ndarray, copy: _SourceCopy, project_dir: bytes) -> None:
+    """Copy the needed rows of one source into ``out`` (row k of out ← source row rows[k])."""
+    if np.all(rows[1:] >= rows[:-1]):  # the order file: rows already ascending
+        order = None
+        ascending = rows
+    else:
+        order = np.argsort(rows, kind="stable")
+        ascending = rows[order]
+    ranges = _ranges(src, ascending)
+    out_runs = [(s, _voids(out, o, n), n) for s, o, n in copy.runs]
+    for first, block in read_blocks(src, 0, 0, ranges):
+        a = np.searchsorted(ascending, first)
+        b = np.searchsorted(ascending, first + len(block))
+        if a == b:
+            continue
+        local = ascending[a:b] - first
+        dest = slice(a, b) if order is None else order[a:b]
+        for s, target, n in out_runs:
+            target[dest] = _voids(block, s, n)[local]
+        for col in copy.convert:
+            out[col.output][dest] = block[col.source][local]
+        for col in copy.rewrite:
+            out[col.output][dest] = _absolute(block[col.source][local], copy.src_dir, project_dir)
+
+
+def _ranges(src: SourceLayout, ascending: np.ndarray) -> list[tuple[int, int]]:
+    """Row ranges worth reading: the span of the needed rows, cut where a gap of more than a
+    block would otherwise be read for nothing."""
+    if len(ascending) == 0:
+        return []
+    block_rows = max(1, BLOCK_BYTES // max(src.header.dtype.itemsize, 1))
+    gaps = np.flatnonzero(np.diff(ascending) > block_rows)
+    starts = np.concatenate(([0], gaps + 1))
+    ends = np.concatenate((gaps, [len(ascending) - 1]))
+    return [(int(ascending[s]), int(ascending[e]) + 1) for s, e in zip(starts, ends)]
+
+
+def _absolute(values: np.ndarray, src_dir: bytes, project_dir: bytes) -> np.ndarray:
+    """``>rest`` → source folder/rest; relative → project folder/value; absolute and empty unchanged."""
+    relative_to_file = np.strings.startswith(values, b">")
+    keep = np.strings.startswith(values, b"/") | (np.strings.str_len(values) == 0)
+    rest = np.where(relative_to_file, np.strings.slice(values, 1, None), values)
+    base = np.where(relative_to_file, np.bytes_(src_dir), np.bytes_(project_dir))
+    return np.where(keep, values, np.strings.add(base, rest))

@@ -1,0 +1,23 @@
+"""Live apply: an edit session's changes as CryoSPARC connection calls, sent to a running instance
+through cryosparc-tools, or written as a script that makes the same calls.
+
+``operations``  the session as an ordered list of Job method calls
+``settings``    where and as whom to connect; secrets kept out of every message
+``adapter``     the cryosparc-tools method table and what the installed library can do
+``apply``       running the calls, with the refusals before anything is sent and the report after
+``script``      the same calls as a commented Python script
+
+Nothing here imports cryosparc-tools at module import time.
+"""
+
+from .adapter import JOB_METHOD_DEFAULTS, JOB_METHOD_PARAMETERS, accepts_source_version, call_arguments
+from .apply import ApplyReport, apply_plan, default_client_factory, server_differences
+from .operations import Operation, operations
+from .script import render_script, write_script
+from .settings import ConnectionSettings, error_text, redact
+
+__all__ = [
+    "JOB_METHOD_DEFAULTS", "JOB_METHOD_PARAMETERS", "ApplyReport", "ConnectionSettings", "Operation",
+    "accepts_source_version", "apply_plan", "call_arguments", "default_client_factory", "error_text", "operations",
+    "redact", "render_script", "server_differences", "write_script",
+]
