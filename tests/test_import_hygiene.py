@@ -23,7 +23,7 @@ CORE_LAYERS: tuple[tuple[str, ...], ...] = (
     ("errors", "atomic", "config", "destination"),
     ("refs",),
     ("model",),
-    ("jobdoc", "csfile"),
+    ("jobdoc", "csfile", "facts"),
     ("project",),
     ("session", "planfile", "views", "commands", "journal"),
     ("export", "live"),
