@@ -14,7 +14,7 @@ from ..refs import FINAL
 from .operations import Operation
 
 # The adapter: the cryosparc-tools 5.x Job (JobController) methods csrebind calls, with their
-# parameters in order. Calls are made with these keyword names; tests/test_apply.py compares this
+# parameters in order. Calls are made with these keyword names; tests/core/test_apply.py compares this
 # table with the installed library, so a renamed or reordered parameter fails the tests.
 JOB_METHOD_PARAMETERS: dict[str, tuple[str, ...]] = {
     "connect": ("target_input", "source_job_uid", "source_output"),

@@ -17,11 +17,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from numpy.lib import format as npformat
 
+from conftest import REALDATA, REPO
 from tui.core import csfile
 from tui.core.csfile import CsHeader, load, read_header, save
 from tui.core.errors import CsFileError
 
-REALDATA = Path(__file__).resolve().parents[1].parent / "shared" / "realdata"
 P12 = REALDATA / "ml-struct-bio__cryodrgn/tests/data/cryosparc_P12_J24_001_particles.cs"
 J2_EXPORTED = REALDATA / "ml-struct-bio__cryodrgn/tests/data/cryosparc_J2_particles_exported.cs"
 EMPIAR = REALDATA / "ml-struct-bio__cryodrgn/tests/data/empiar_10076_7.cs"
@@ -823,6 +823,6 @@ def test_any_truncation_of_a_real_file_is_a_cs_file_error(tmp_path_factory, cut:
 
 def test_core_module_does_not_import_ui_libraries():
     code = "import sys, tui.core.csfile; print(sorted(m for m in ('textual', 'rich') if m in sys.modules))"
-    repo = Path(__file__).resolve().parents[1]
+    repo = REPO
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=repo)
     assert result.stdout.strip() == "[]"

@@ -1,6 +1,6 @@
 """A few SVG snapshots of what users see (behaviour is checked in test_ui.py).
 
-Update after a deliberate change with `python -m pytest tests/test_snapshots.py --snapshot-update`
+Update after a deliberate change with `python -m pytest tests/ui/test_snapshots.py --snapshot-update`
 and look at the SVGs before committing them.
 """
 
