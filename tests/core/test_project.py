@@ -1,7 +1,6 @@
 """Reading projects and job documents in both schemas, and resolving references."""
 
 import json
-import os
 from datetime import datetime, timezone
 
 import pytest

@@ -502,7 +502,7 @@ async def test_no_color_keeps_the_hints_readable(demo_project, monkeypatch):
     monkeypatch.setenv("NO_COLOR", "1")
     app = make_app(demo_project)
     async with app.run_test(size=SIZE) as pilot:
-        screen = await ready(pilot)
+        await ready(pilot)
         await command(pilot, "yank J5.particles.blob")
         shown = screen_text(app)
         assert "+ blob*" in shown  # the marker, not only the colour

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from .csfile import CsHeader, load, read_header
-from .errors import CsFileError, CsRebindError
+from .errors import CsFileError
 
 MAX_CLASSES_SHOWN = 10
 _CACHE_SIZE = 256

@@ -154,7 +154,7 @@ def render_script(plan: Mapping[str, Any], ops: Sequence[Operation], *, now: dat
         out += ["", f"    # {_comment(comment)}", f"    step({number}, {_literal(op.describe())})", *_call(op)]
     out += [
         "",
-        f'    print(f"Done: {{STEPS}} call(s) applied to {{JOB_UID}}. Check its inputs in CryoSPARC, then queue it.")',
+        '    print(f"Done: {STEPS} call(s) applied to {JOB_UID}. Check its inputs in CryoSPARC, then queue it.")',
         "",
         "",
         'if __name__ == "__main__":',
