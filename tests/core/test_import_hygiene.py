@@ -20,13 +20,14 @@ from conftest import REPO
 # Lowest first. A module may import its own layer and those before it. A subpackage (export,
 # live) counts as one module; a name absent on disk is simply not checked.
 CORE_LAYERS: tuple[tuple[str, ...], ...] = (
-    ("errors", "atomic", "config", "destination"),
+    ("errors", "atomic", "config", "destination", "filecache"),
     ("refs",),
     ("model",),
-    ("jobdoc", "csfile", "facts"),
+    ("jobdoc", "csfile", "facts", "uids"),
     ("project",),
     ("session", "planfile", "views", "commands", "journal"),
     ("export", "live"),
+    ("preview",),
     ("workbench", "routes"),
 )
 LAYER = {name: rank for rank, names in enumerate(CORE_LAYERS) for name in names}

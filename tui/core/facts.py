@@ -9,20 +9,17 @@ Only the columns a fact needs are read (memory-mapped), and facts are cached by 
 from __future__ import annotations
 
 import os
-from collections import OrderedDict
 from dataclasses import dataclass, field
-from threading import Lock
 from typing import Any
 
 import numpy as np
 
 from .csfile import CsHeader, load, read_header
 from .errors import CsFileError
+from .filecache import FileCache
 
 MAX_CLASSES_SHOWN = 10
-_CACHE_SIZE = 256
-_cache: OrderedDict[tuple, "ResultFacts"] = OrderedDict()
-_cache_lock = Lock()
+_cache: FileCache["ResultFacts"] = FileCache(max_items=256)
 
 
 @dataclass(frozen=True)
@@ -112,21 +109,7 @@ def _box_text(box: tuple[int, ...]) -> str:
 
 def result_facts(path: str | os.PathLike, result: str) -> ResultFacts:
     """The facts of ``result``'s columns in the .cs file at ``path`` (cached by size and mtime)."""
-    try:
-        stat = os.stat(path)
-    except OSError as exc:
-        raise CsFileError(path, f"cannot be read ({exc.strerror or exc})") from None
-    key = (os.fspath(path), stat.st_size, stat.st_mtime_ns, result)
-    with _cache_lock:
-        if key in _cache:
-            _cache.move_to_end(key)
-            return _cache[key]
-    facts = _read_facts(path, result)
-    with _cache_lock:
-        _cache[key] = facts
-        while len(_cache) > _CACHE_SIZE:
-            _cache.popitem(last=False)
-    return facts
+    return _cache.get(path, result, lambda: _read_facts(path, result))
 
 
 def _read_facts(path: str | os.PathLike, result: str) -> ResultFacts:

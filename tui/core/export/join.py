@@ -3,7 +3,10 @@ of every file it reads, in the order of the connection's source output; the rows
 dropped per file, and the warnings (uid lineages, pixel sizes, uids repeated across connections).
 
 The join is numpy sorting and searching on uint64 uids (no per-row Python); files are read
-through short-lived memory-mapped windows (:func:`read_blocks`), never loaded whole.
+through short-lived memory-mapped windows (:func:`read_blocks`), never loaded whole, and their
+uid columns are cached (:mod:`tui.core.uids`), so the join preview of an input being edited and
+the export of it read each file once. :func:`join_connection` is both the preview's count and the
+export's pre-flight.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from ..errors import ExportError
+from .. import uids as uid_cache
+from ..errors import CsFileError, ExportError
 from .layout import ConnectionLayout, ExportLayout, SourceLayout
 
 BLOCK_BYTES = 8 * 2**20  # size of the memory-mapped window when scanning a source file
@@ -89,6 +93,15 @@ class JoinedConnection:
     count: int
     uids: np.ndarray | None = None  # output uids (only kept to check repeats across connections)
     warnings: list[str] = field(default_factory=list)
+    overlaps: list[tuple[SourceLayout, int]] = field(default_factory=list)  # per other source: uids shared with the pivot
+
+    @property
+    def total(self) -> int:
+        """Rows of the pivot file: the connection's own rows, as CryoSPARC counts them."""
+        return self.layout.sources[self.layout.primary].rows
+
+    def no_rows_message(self) -> str:
+        return _no_rows_message(self.layout, self.layout.sources[self.layout.primary], self.overlaps)
 
 
 def join_export(layout: ExportLayout) -> tuple[ExportReport, list[JoinedConnection]]:
@@ -99,7 +112,9 @@ def join_export(layout: ExportLayout) -> tuple[ExportReport, list[JoinedConnecti
     warnings: list[str] = []
     psizes: dict[str, list[float]] = {}
     for conn in layout.connections:
-        join = _join_connection(conn, layout, psizes)
+        join = join_connection(conn, layout, psizes)
+        if join.count == 0:
+            raise ExportError(join.no_rows_message())
         joined.append(join)
         warnings.extend(join.warnings)
         for src in conn.sources:
@@ -122,7 +137,11 @@ def join_export(layout: ExportLayout) -> tuple[ExportReport, list[JoinedConnecti
     return report, joined
 
 
-def _join_connection(conn: ConnectionLayout, layout: ExportLayout, psizes: dict[str, list[float]]) -> JoinedConnection:
+def join_connection(conn: ConnectionLayout, layout: ExportLayout, psizes: dict[str, list[float]] | None = None
+                    ) -> JoinedConnection:
+    """The inner join on uid of every file ``conn`` reads (none of them may repeat a uid); zero
+    rows left is a result here (``count == 0``), for the caller to refuse."""
+    psizes = {} if psizes is None else psizes
     primary = conn.sources[conn.primary]
     stats = _psize_fields(conn, layout)
     others = [i for i, src in enumerate(conn.sources) if i != conn.primary and not src.order_only]
@@ -165,7 +184,7 @@ def _join_connection(conn: ConnectionLayout, layout: ExportLayout, psizes: dict[
     del maps
     out_uids = u_primary[kept]
     if len(kept) == 0:
-        raise ExportError(_no_rows_message(conn, primary, overlaps))
+        return JoinedConnection(conn, rows, 0, out_uids, [], overlaps)
     warnings = []
     order_source = conn.sources[conn.order]
     if order_source.order_only:
@@ -182,7 +201,7 @@ def _join_connection(conn: ConnectionLayout, layout: ExportLayout, psizes: dict[
                 f"{conn.label}: {len(out_uids) - found} row(s) are not in {order_source.metafile}; "
                 "they follow the others in the order of the first bound file"
             )
-    return JoinedConnection(conn, rows, len(kept), out_uids, warnings)
+    return JoinedConnection(conn, rows, len(kept), out_uids, warnings, overlaps)
 
 
 def _lookup(sorted_uids: np.ndarray, uids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -324,18 +343,39 @@ def _psize_text(prefix: str, blob: list[float], align: list[float]) -> str:
 
 
 def _read_uids(src: SourceLayout, psize_fields: dict[str, str], psizes: dict[str, list[float]]) -> np.ndarray:
-    """The whole uid column of a source (plus min/max of its psize columns), read block by block."""
+    """The whole uid column of a source (plus min/max of its psize columns), read block by block
+    in one pass, or taken from the cache (then only psize columns, if any, are read)."""
     header = src.header
-    uids = np.empty(header.num_rows, dtype=np.uint64)
+    cached = _cached_uids(src)
+    if cached is not None and not psize_fields:
+        return cached
+    uids = np.empty(header.num_rows, dtype=np.uint64) if cached is None else None
     for start, block in read_blocks(src, 0, header.num_rows):
-        uids[start:start + len(block)] = block["uid"]
+        if uids is not None:
+            uids[start:start + len(block)] = block["uid"]
         for name, out in psize_fields.items():
             values = block[name]
             if len(values):
                 low, high = float(values.min()), float(values.max())
                 span = psizes.setdefault(out, [low, high])
                 span[0], span[1] = min(span[0], low), max(span[1], high)
-    return uids
+    if uids is None:
+        return cached
+    try:
+        return uid_cache.remember(header.path, uids).uids
+    except CsFileError:  # gone since it was read: use what was read, cache nothing
+        return uids
+
+
+def _cached_uids(src: SourceLayout) -> np.ndarray | None:
+    """The cached uid column of a numpy-format source whose file is unchanged, if any."""
+    if src.table is not None:
+        return np.ascontiguousarray(src.table["uid"], dtype=np.uint64)
+    try:
+        column = uid_cache.peek(src.header.path)
+    except CsFileError:
+        return None
+    return column.uids if column is not None and len(column) == src.header.num_rows else None
 
 
 def read_blocks(src: SourceLayout, start: int, stop: int, ranges: list[tuple[int, int]] | None = None

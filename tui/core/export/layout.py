@@ -47,6 +47,7 @@ class ConnectionLayout:
     order: int  # index into sources of the file whose row order the export keeps
     primary: int  # index into sources of the join pivot (the order file, or the first source)
     notes: tuple[str, ...] = ()
+    unreadable: tuple[str, ...] = ()  # a preview's bindings whose file cannot be read: "J5/x.cs: missing"
 
     @property
     def label(self) -> str:
@@ -73,12 +74,15 @@ class ExportLayout:
 
 
 def lay_out_export(
-    project: Project, group: InputGroup, *, connection: int | None = None, target: str | None = None
+    project: Project, group: InputGroup, *, connection: int | None = None, target: str | None = None,
+    preview: bool = False,
 ) -> ExportLayout:
     """Work out what an export of ``group`` reads and writes, from the .cs headers alone.
 
     ``connection`` limits the export to one connection (default: all, stacked in order);
-    ``target`` is the uid of the job the input belongs to (used in the description)."""
+    ``target`` is the uid of the job the input belongs to (used in the description). A
+    ``preview`` lays out what can be read of an input being edited: empty slots are left out
+    and unreadable files listed in ``ConnectionLayout.unreadable`` instead of refused."""
     if not group.connections:
         raise ExportError(f"input {group.name} has no connection; connect an output group to it first")
     if connection is None:
@@ -94,7 +98,7 @@ def lay_out_export(
     field_lists: list[list[tuple[str, np.dtype]]] = []
     types: dict[str, str] = {}
     for index, conn in chosen:
-        conn_layout, fields, conn_types = _lay_out_connection(project, group, index, conn, headers)
+        conn_layout, fields, conn_types = _lay_out_connection(project, group, index, conn, headers, preview)
         connections.append(conn_layout)
         field_lists.append(fields)
         for prefix, kind in conn_types.items():
@@ -118,11 +122,12 @@ def lay_out_export(
 
 
 def _lay_out_connection(
-    project: Project, group: InputGroup, index: int, conn: Connection, headers: dict[Path, _Header]
+    project: Project, group: InputGroup, index: int, conn: Connection, headers: dict[Path, _Header],
+    preview: bool = False,
 ) -> tuple[ConnectionLayout, list[tuple[str, np.dtype]], dict[str, str]]:
     where = f"{group.name}.{index}"
     empty = [s.name for s in group.slots if s.required and conn.binding(s.name) is None]
-    if empty:
+    if empty and not preview:
         raise ExportError(
             f"{where}: required slot{'s' if len(empty) > 1 else ''} {', '.join(empty)} "
             f"{'are' if len(empty) > 1 else 'is'} empty; bind a result to "
@@ -133,6 +138,7 @@ def _lay_out_connection(
     types: dict[str, str] = {}
     notes: list[str] = []
     taken: set[str] = set()
+    unreadable: list[str] = []
     bindings = list(conn.slot_bindings) + list(conn.passthrough)
     for binding in bindings:
         prefix = binding.slot or binding.ref.result
@@ -140,7 +146,17 @@ def _lay_out_connection(
             if binding.passthrough:
                 notes.append(f"{where}: passthrough {binding.ref} not used: slot {prefix} is bound explicitly")
             continue
-        metafile, path, header, dtype_name = _resolve(project, binding, where, headers)
+        try:
+            metafile, path, header, dtype_name = _resolve(project, binding, where, headers)
+        except _Unreadable as exc:
+            if not preview:
+                raise ExportError(exc.message) from None
+            unreadable.append(exc.short)
+            continue
+        except ExportError:
+            if not preview:
+                raise
+            continue  # a broken reference: validation reports it
         fields = header.fields_of(binding.ref.result)
         if not fields:
             present = ", ".join(header.prefixes) or "none"
@@ -159,6 +175,8 @@ def _lay_out_connection(
         entry["provides"].append(f"{kind}{prefix} ← {binding.ref}{renamed}")
         types[prefix] = f"{group.type}.{dtype_name}"
     if not files:
+        if unreadable:
+            raise ExportError(f"rows unknown ({'; '.join(unreadable)})")
         raise ExportError(f"{where}: nothing is bound to this connection; bind its slots first")
 
     order_path, order_metafile, order_note = _order_file(project, conn, where, headers)
@@ -175,7 +193,8 @@ def _lay_out_connection(
                    bool(entry.get("order_only")), headers[path][1])
         for path, entry in files.items()
     )
-    conn_layout = ConnectionLayout(index, conn.job, conn.output, sources, order, primary, tuple(notes))
+    conn_layout = ConnectionLayout(index, conn.job, conn.output, sources, order, primary, tuple(notes),
+                                   tuple(unreadable))
     return conn_layout, fields_out, types
 
 
@@ -195,11 +214,18 @@ def _resolve(
             headers[path] = _read_header(path)
         except CsFileError as exc:
             missing = "" if path.exists() else " (missing: the job was cleared or its files moved)"
-            raise ExportError(
+            raise _Unreadable(
                 f"{where}.{binding.slot or binding.ref.result}: metafile {resolved.metafile} of {binding.ref} "
-                f"cannot be read{missing}: {exc.problem}"
+                f"cannot be read{missing}: {exc.problem}",
+                f"{resolved.metafile}: {'missing' if missing else exc.problem}",
             ) from None
     return resolved.metafile, path, headers[path][0], result.dtype
+
+
+class _Unreadable(Exception):
+    def __init__(self, message: str, short: str) -> None:
+        super().__init__(message)
+        self.message, self.short = message, short
 
 
 _Header = tuple[CsHeader, "np.ndarray | None"]
