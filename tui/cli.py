@@ -215,7 +215,9 @@ def _report_changes(session) -> None:
     print(f"{session.target.uid}: {len(changes)} change(s)", file=sys.stderr)
     for change in changes:
         print(f"  {change}", file=sys.stderr)
-    for issue in session.validate():
+    from .core.routes import validate
+
+    for issue in validate(session):
         print(f"  {issue}", file=sys.stderr)
 
 
@@ -269,6 +271,24 @@ def cmd_export(options: argparse.Namespace) -> int:
     report = pending.write()
     print(f"wrote {report.cs_path} and {report.csg_path} ({report.rows} rows)")
     return EXIT_OK
+
+
+def cmd_preview(options: argparse.Namespace) -> int:
+    """The join report of every input, as an export would read it; nothing is written."""
+    from .core.preview import preview_session
+
+    session = _session(options.project, options.job, options.set, options.plan)
+    previews = preview_session(session)
+    if options.json:
+        emit_json({"job": session.target.uid, "connections": [p.to_json() for p in previews]})
+    else:
+        print(f"{session.target.uid} {session.target.label}: {len(session.changes())} change(s)")
+        for preview in previews:
+            print("\n".join(preview.lines()))
+    empty = [p for p in previews if p.empty]
+    for preview in empty:
+        print(f"csrebind: {preview.label}: the join on uid keeps 0 rows: {preview.empty}", file=sys.stderr)
+    return EXIT_DATA if empty else EXIT_OK
 
 
 def _open_ui(args: list[str]) -> int:
@@ -359,6 +379,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="absolute: rewrite blob/path, location/micrograph_path... to absolute paths")
     p.add_argument("--force", action="store_true", help="replace an existing NAME.cs / NAME.csg")
 
+    p = command("preview", cmd_preview, "show what CryoSPARC would load for each input of JOB: rows per file, "
+                "rows kept by the join on uid (exit 1 when a connection keeps none); writes nothing")
+    p.add_argument("project", help="CryoSPARC project directory")
+    p.add_argument("job", help="the target job, e.g. J12")
+    p.add_argument("--set", action="append", default=[], metavar="SLOT=REF",
+                   help="bind a slot first, e.g. particles.0.blob=J5.particles.blob.F (repeatable)")
+    p.add_argument("--plan", help="start from a saved plan")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
     p = command("apply", cmd_apply, "apply a saved plan to a running CryoSPARC through cryosparc-tools")
     p.add_argument("plan", help="plan file (csrebind plan / :write plan)")
     p.add_argument("--project", help="project directory (default: the one recorded in the plan)")
@@ -368,7 +397,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-COMMANDS = ("jobs", "outputs", "inputs", "resolve", "demo", "plan", "apply", "export")
+COMMANDS = ("jobs", "outputs", "inputs", "resolve", "demo", "plan", "apply", "export", "preview")
 
 
 if __name__ == "__main__":  # pragma: no cover

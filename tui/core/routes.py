@@ -19,16 +19,39 @@ from typing import Any, Callable, Sequence
 
 from .destination import default_output_dir
 from .errors import CsRebindError
-from .session import EditSession
+from .session import EditSession, Issue
 
 ROUTES = ("export", "plan", "script", "apply")
 
 
+def validate(session: EditSession) -> list[Issue]:
+    """Every problem of the session as it would be written: its bindings, then the join on uid of
+    every edited input (reads the uid columns: call it in a worker)."""
+    from .preview import join_issues
+
+    return [*session.validate(), *join_issues(session)]
+
+
+def check_join(session: EditSession, route: str) -> None:
+    """Refuse to write ``route`` while an edited input's join keeps no row."""
+    from .preview import join_issues
+
+    errors = [issue for issue in join_issues(session) if issue.severity == "error"]
+    if errors:
+        raise CsRebindError(_refusal(f"{route} not written", errors, "nothing was written"))
+
+
+def _refusal(head: str, errors: list[Issue], tail: str) -> str:
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{head}: {errors[0].message}{more}; {tail}"
+
+
 def write_heading(session: EditSession) -> str:
-    """What the write menu says first: the target, its edits and its validation problems."""
+    """What the write menu says first: the target, its edits and its validation problems
+    (the join included: call it in a worker)."""
     edits = len(session.changes())
     heading = f"Write {session.target.uid} ({edits} edit{'s' if edits != 1 else ''}) as…"
-    issues = session.validate()
+    issues = validate(session)
     if issues:
         heading += "\n" + "\n".join(f"  {issue}" for issue in issues)
     return heading
@@ -102,6 +125,7 @@ def write_plan(session: EditSession, path: str | os.PathLike, *, force: bool = F
     check_file_destination(session.project.path, Path(path), force=force)
     if script is not None:
         check_file_destination(session.project.path, Path(script), force=force)
+    check_join(session, "plan")
     written = [write_plan_file(session.to_plan(), Path(path).expanduser(), project_dir=session.project.path, force=force)]
     if script is not None:
         written.append(write_script_file(session, Path(script).expanduser(), force=force))
@@ -111,6 +135,7 @@ def write_plan(session: EditSession, path: str | os.PathLike, *, force: bool = F
 def write_script(session: EditSession, path: str | os.PathLike, *, force: bool = False) -> Path:
     from .live import write_script as write_script_file
 
+    check_join(session, "script")
     return write_script_file(session, Path(path).expanduser(), force=force)
 
 
@@ -152,10 +177,9 @@ def prepare_apply(session: EditSession, cryosparc: dict | None = None, *,
             f"{session.target.uid} is {session.target.status}: only a job in building status can be changed "
             "in a live CryoSPARC; write export or plan instead"
         )
-    errors = [issue for issue in session.validate() if issue.severity == "error"]
+    errors = [issue for issue in validate(session) if issue.severity == "error"]
     if errors:
-        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise CsRebindError(f"not applied: {errors[0].message}{more}; nothing was sent")
+        raise CsRebindError(_refusal("not applied", errors, "nothing was sent"))
     ops = operations(session.loaded, session.inputs)
     if not ops:
         raise CsRebindError("nothing to apply: no edits against the job as loaded")

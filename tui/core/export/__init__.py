@@ -26,11 +26,12 @@ to the temporary output file while the next chunk is filled. Peak memory is two 
 plus a few index arrays (8-16 bytes per source row), whatever the width of the files.
 """
 
-from .join import ExportReport, SourceReport
+from .join import ExportReport, JoinedConnection, SourceReport, join_connection
 from .layout import Column, ConnectionLayout, ExportLayout, SourceLayout, lay_out_export
 from .write import PATH_MODES, PathMode, PreparedExport, Progress, default_name, prepare_export, run_export
 
 __all__ = [
-    "PATH_MODES", "Column", "ConnectionLayout", "ExportLayout", "ExportReport", "PathMode", "PreparedExport",
+    "PATH_MODES", "Column", "ConnectionLayout", "ExportLayout", "ExportReport", "JoinedConnection", "PathMode",
+    "PreparedExport", "join_connection",
     "Progress", "SourceLayout", "SourceReport", "default_name", "lay_out_export", "prepare_export", "run_export",
 ]
