@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from digest import tree_digest
 from tui.cli import main
 
 
@@ -205,22 +206,11 @@ def test_apply_without_a_server_changes_nothing_and_hides_the_password(demo_proj
     assert "s3cret-Passw0rd" not in out + err
 
 
-def _tree_digest(root):
-    import hashlib
-
-    digest = hashlib.sha256()
-    for path in sorted(root.rglob("*")):
-        digest.update(str(path.relative_to(root)).encode())
-        if path.is_file():
-            digest.update(path.read_bytes())
-    return digest.hexdigest()
-
-
 def test_export_command_design_brief(demo_project, tmp_path, capsys):
     import numpy as np
     import yaml
 
-    before = _tree_digest(demo_project)
+    before = tree_digest(demo_project)
     code, out, err = run(
         capsys, "export", str(demo_project), "J12", "particles", "--set", "particles.0.blob=J5.particles.blob.F",
         "--out", str(tmp_path / "out"),
@@ -233,7 +223,7 @@ def test_export_command_design_brief(demo_project, tmp_path, capsys):
     csg = yaml.safe_load((tmp_path / "out" / "J12_particles_rebound.csg").read_text())
     assert csg["results"]["blob"] == {"metafile": ">J12_particles_rebound.cs", "num_items": 1000, "type": "particle.blob"}
     assert "wrote" in out and "(1000 rows)" in out
-    assert _tree_digest(demo_project) == before  # nothing written inside the project
+    assert tree_digest(demo_project) == before  # nothing written inside the project
 
 
 def test_export_command_errors(demo_project, tmp_path, capsys):
@@ -250,7 +240,7 @@ def test_export_command_errors(demo_project, tmp_path, capsys):
 
 def test_no_command_writes_inside_the_project(demo_project, tmp_path, capsys, monkeypatch):
     """Every command leaves CryoSPARC's files byte for byte as they were."""
-    before = _tree_digest(demo_project)
+    before = tree_digest(demo_project)
     p = str(demo_project)
     plan = str(tmp_path / "plan.json")
     commands = [
@@ -265,7 +255,7 @@ def test_no_command_writes_inside_the_project(demo_project, tmp_path, capsys, mo
     commands.append(["apply", plan])  # fails: nothing listens there
     codes = [run(capsys, *c)[0] for c in commands]
     assert codes == [0, 0, 0, 0, 0, 0, 1, 1, 1]
-    assert _tree_digest(demo_project) == before
+    assert tree_digest(demo_project) == before
 
 
 def test_plan_writes_all_or_nothing(demo_project, tmp_path, capsys):

@@ -390,9 +390,9 @@ async def test_write_menu_and_export_route(demo_project, tmp_path):
 
     from tui.ui.screens.dialogs import WriteMenu
 
-    from test_cli import _tree_digest
+    from digest import tree_digest
 
-    before = _tree_digest(demo_project)
+    before = tree_digest(demo_project)
     app = make_app(demo_project)
     async with app.run_test(size=SIZE) as pilot:
         screen = await ready(pilot)
@@ -420,7 +420,7 @@ async def test_write_menu_and_export_route(demo_project, tmp_path):
         assert (out / "brief.csg").exists()
         assert "exported 1,000 rows" in status_text(screen)
         assert screen.bench.unsaved_targets() == []
-    assert _tree_digest(demo_project) == before  # the UI never writes inside the project
+    assert tree_digest(demo_project) == before  # the UI never writes inside the project
 
 
 async def test_write_export_refuses_the_project_folder(demo_project):

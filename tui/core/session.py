@@ -97,6 +97,14 @@ class EditSession:
         self._state = self._undo.pop()
         return True
 
+    def retract(self, state: tuple[InputGroup, ...]) -> bool:
+        """Take back the last edit, with no redo of it, if the inputs are still the ``state`` it
+        made (a put refused once its join was read); False when anything changed since."""
+        if self._state is not state or not self._undo:
+            return False
+        self._state = self._undo.pop()
+        return True
+
     def redo(self) -> bool:
         if not self._redo:
             return False

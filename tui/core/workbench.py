@@ -149,6 +149,11 @@ class Workbench:
     def clear(self, address: SlotAddress) -> str:
         return str(self.require_session().clear(address))
 
+    def retract(self, uid: str, state: tuple[InputGroup, ...]) -> bool:
+        """Take back an edit of ``uid``'s session that left ``state`` (see EditSession.retract)."""
+        session = self.sessions.get(uid)
+        return session is not None and session.retract(state)
+
     def undo(self) -> str:
         session = self.require_session()
         if not session.undo():

@@ -7,7 +7,7 @@ from typing import Callable
 
 from textual.message import Message
 
-from ..core.model import Job, OutputGroup, OutputResult
+from ..core.model import InputGroup, Job, OutputGroup, OutputResult
 from ..core.project import Project
 from ..core.refs import SlotAddress
 
@@ -78,3 +78,13 @@ class ConfirmWrite(Message):
     question: str
     details: str
     then: Callable[[], None]
+
+
+@dataclass
+class JoinPreviewed(Message):
+    """The join on uid of ``target``'s inputs as they were (``state``); ``put`` is the put it checks."""
+
+    target: str
+    state: tuple[InputGroup, ...]
+    previews: tuple  # tui.core.preview.ConnectionPreview, per connection
+    put: object | None = None  # tui.ui.joins.PutCheck

@@ -32,7 +32,11 @@ class WriteOut:
             if route:
                 self.screen.guarded(lambda: self._prefill(session, route, export_input))
 
-        self.screen.app.push_screen(WriteMenu(routes.write_heading(session)), chosen)
+        def heading() -> None:  # the join of every edited input is read for it
+            text = routes.write_heading(session)
+            self.screen.app.call_from_thread(self.screen.app.push_screen, WriteMenu(text), chosen)
+
+        self._in_worker(heading)
 
     def _prefill(self, session: EditSession, route: str, export_input: Callable[[], str]) -> None:
         input_name = export_input() if route == "export" else ""
@@ -92,8 +96,15 @@ class WriteOut:
     # --- apply -------------------------------------------------------------------------------
 
     def _confirm_apply(self, session: EditSession) -> None:
-        pending = routes.prepare_apply(session, self.screen.app.settings.cryosparc)  # refusals raise here
-        self._post(ConfirmWrite(pending.question, pending.details, lambda: self._in_worker(lambda: self._apply(pending))))
+        def prepare() -> None:  # validation reads the join of every edited input
+            try:
+                pending = routes.prepare_apply(session, self.screen.app.settings.cryosparc)
+            except CsRebindError as exc:
+                return self._post(WriteOutcome(str(exc), error=True))
+            self._post(ConfirmWrite(pending.question, pending.details,
+                                    lambda: self._in_worker(lambda: self._apply(pending))))
+
+        self._in_worker(prepare)
 
     def _apply(self, pending: routes.PendingApply) -> None:
         from ..core.errors import ApplyError

@@ -10,6 +10,7 @@ from __future__ import annotations
 from ...core.errors import CommandError, CsRebindError
 from ...core.model import OutputResult
 from ...core.refs import SlotAddress, check_job_uid, parse_version
+from ..joins import PutCheck
 from .dialogs import CommandLine, Confirm, VersionPicker
 from .help import HelpScreen
 
@@ -120,11 +121,16 @@ class MainCommands:
             raise CsRebindError(why)
         return address
 
-    def command_put(self, text: str | None = None) -> None:
+    def command_put(self, text: str | None = None, force: bool = False) -> None:
+        """Put now; the join is read in a worker, and a put that leaves no row is taken back."""
         address = self._slot(text, "highlight a slot in the inputs pane (3) to put into it")
-        self.after_edit(self.bench.put(address))
-        if text is not None:
-            self.inputs.go_to_slot(address)
+        message = self.bench.put(address)
+        if text is not None and self.inputs.go_to_slot(address):
+            self.status_slot = address  # the status bar is about this slot now: keep the put's message
+        self.after_edit(message, PutCheck(address, self.bench.session.inputs, message, force))
+
+    def command_put_force(self, text: str | None = None) -> None:
+        self.command_put(text, force=True)
 
     def command_put_group(self, input_name: str | None = None, index_text: str | None = None) -> None:
         """On a connection's own row: replace that connection; anywhere else in an input: add one."""

@@ -27,13 +27,14 @@ from ...core.refs import SlotAddress
 from ...core.workbench import Workbench
 from ..commands import screen_bindings
 from ..failures import ReportsWorkerFailures, background
-from ..messages import (ConfirmWrite, FilterDone, JobHighlighted, JobsRead, ProjectOpened, ProjectRead,
-                        ResultHighlighted, SlotHighlighted, WriteOutcome)
+from ..messages import (ConfirmWrite, FilterDone, JobHighlighted, JobsRead, JoinPreviewed, ProjectOpened,
+                        ProjectRead, ResultHighlighted, SlotHighlighted, WriteOutcome)
 from ..widgets.details import DetailsPane
 from ..widgets.inputs import InputsTree
 from ..widgets.jobs import JobsPane
 from ..widgets.outputs import OutputsTree
 from ..widgets.status import StatusBar
+from ..joins import JoinPreviews, PutCheck
 from ..writeout import WriteOut
 from .commands import MainCommands
 from .dialogs import Confirm, Message
@@ -54,6 +55,7 @@ class MainScreen(ReportsWorkerFailures, MainCommands, Screen):
         self.matches: list[str] = []
         self.match_index = 0
         self.writeout = WriteOut(self)
+        self.joins = JoinPreviews(self)
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="panes"):
@@ -246,6 +248,10 @@ class MainScreen(ReportsWorkerFailures, MainCommands, Screen):
         else:
             self.say(event.text, event.error)
 
+    @on(JoinPreviewed)
+    def _join_previewed(self, event: JoinPreviewed) -> None:
+        self.joins.received(event)
+
     @on(ConfirmWrite)
     def _confirm_write(self, event: ConfirmWrite) -> None:
         self.app.push_screen(Confirm(event.question, event.details), lambda yes: event.then() if yes else None)
@@ -281,16 +287,17 @@ class MainScreen(ReportsWorkerFailures, MainCommands, Screen):
 
     def refresh_inputs(self) -> None:
         slots, inputs = self.bench.compatible()
-        self.inputs.show(self.bench.session, slots, inputs)
+        self.inputs.show(self.bench.session, slots, inputs, self.joins.row_text)
         self.refresh_status()
 
-    def after_edit(self, message: str | None) -> None:
+    def after_edit(self, message: str | None, put: PutCheck | None = None) -> None:
         self.refresh_inputs()
         if self.inputs.current_slot is not None:
             self.show_slot(self.inputs.current_slot)
         if message:
             self.say(message)
         self.save_journal()
+        self.joins.start(self.bench.session, put)
 
     def save_journal(self) -> None:
         """Journal every unsaved session (the snapshot taken here, written in a worker)."""
@@ -307,6 +314,7 @@ class MainScreen(ReportsWorkerFailures, MainCommands, Screen):
         message = self.bench.set_target(uid)
         self.refresh_inputs()
         self.say(message)
+        self.joins.start(self.bench.session)
 
     def set_version(self, result: OutputResult, message: str) -> None:
         version = self.bench.pick(result)

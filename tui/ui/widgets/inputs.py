@@ -6,12 +6,14 @@ with a ``+`` marker, so the hint survives NO_COLOR."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 from rich.text import Text
 from textual import on
 from textual.widgets import Tree
 
 from ...core.model import Binding, Connection, InputGroup
+from ...core.preview import ConnectionPreview
 from ...core.refs import SlotAddress
 from ...core.session import EditSession
 from ..messages import SlotHighlighted
@@ -42,6 +44,7 @@ class PassthroughRow:
 
 
 COMPATIBLE = "bold green"
+JoinedRows = Callable[[InputGroup, int, Connection], "ConnectionPreview | None"]
 
 
 def input_label(group: InputGroup, compatible: bool) -> Text:
@@ -71,6 +74,7 @@ class InputsTree(PaneTree[object]):
     def __init__(self, **kwargs) -> None:
         super().__init__("inputs", **kwargs)
         self.collapsed: set[object] = set()  # rows the user folded (h); kept across redraws
+        self.joined: JoinedRows = lambda group, index, connection: None
 
     @on(Tree.NodeCollapsed)
     def _folded(self, event: Tree.NodeCollapsed) -> None:
@@ -80,8 +84,11 @@ class InputsTree(PaneTree[object]):
     def _unfolded(self, event: Tree.NodeExpanded) -> None:
         self.collapsed.discard(event.node.data)
 
-    def show(self, session: EditSession | None, compatible: set[str], compatible_inputs: set[str]) -> None:
-        """Rebuild the rows (a handful per input), keeping the cursor on the same row."""
+    def show(self, session: EditSession | None, compatible: set[str], compatible_inputs: set[str],
+             joined: JoinedRows | None = None) -> None:
+        """Rebuild the rows (a handful per input), keeping the cursor on the same row; ``joined``
+        gives a connection's rows after the join on uid, once read."""
+        self.joined = joined or (lambda group, index, connection: None)
         previous = self.cursor_node.data if self.cursor_node is not None else None
         self.clear()
         self.border_title = self.title(session)
@@ -119,6 +126,9 @@ class InputsTree(PaneTree[object]):
     def _add_connection(self, parent, group: InputGroup, index: int, connection: Connection,
                         compatible: set[str], rows: dict) -> None:
         label = Text(f"{group.name}.{index} ← {connection.job}.{connection.output}", style="bold")
+        preview = self.joined(group, index, connection)
+        if preview is not None:
+            label.append(f" · {preview.rows_text}", style="bold red" if preview.empty else "dim")
         row = ConnectionRow(group.name, index)
         node = parent.add(label, data=row, expand=row not in self.collapsed)
         rows[ConnectionRow(group.name, index)] = node
