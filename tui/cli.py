@@ -273,6 +273,22 @@ def cmd_export(options: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_diff(options: argparse.Namespace) -> int:
+    """How REF_B differs from REF_A on the uids both hold (exit 1 when they share none); nothing is written."""
+    from .core.diff import diff_results
+
+    found = diff_results(_load(options.project), options.ref_a, options.ref_b)
+    if options.json:
+        emit_json(found.to_json())
+    else:
+        print("\n".join(found.lines()))
+    if found.shared == 0:
+        print(f"csrebind: {found.ref_a} and {found.ref_b} have no uid in common: nothing could be compared",
+              file=sys.stderr)
+        return EXIT_DATA
+    return EXIT_OK
+
+
 def cmd_preview(options: argparse.Namespace) -> int:
     """The join report of every input, as an export would read it; nothing is written."""
     from .core.preview import preview_session
@@ -289,6 +305,27 @@ def cmd_preview(options: argparse.Namespace) -> int:
     for preview in empty:
         print(f"csrebind: {preview.label}: the join on uid keeps 0 rows: {preview.empty}", file=sys.stderr)
     return EXIT_DATA if empty else EXIT_OK
+
+
+def cmd_candidates(options: argparse.Namespace) -> int:
+    """Every result in the project that fits SLOT, ranked by the rows a put would keep."""
+    from .core.candidates import check_slot, find_candidates
+    from .core.refs import SlotAddress
+
+    session = _session(options.project, options.job, options.set, options.plan)
+    address = SlotAddress.parse(options.slot)
+    check_slot(session, address)
+    found = find_candidates(session, address)
+    if options.json:
+        emit_json({"job": session.target.uid, "slot": address.local, "candidates": [c.to_json() for c in found]})
+        return EXIT_OK
+    if not found:
+        print(f"{session.target.uid}.{address.local}: no result in the project fits this slot", file=sys.stderr)
+        return EXIT_OK
+    rows = [[str(c.ref) + (" (current)" if c.current else ""), c.title, c.status,
+             "?" if c.rows is None else f"{c.rows:,}", c.keeps_text, c.fact or ""] for c in found]
+    print(table(rows, ["candidate", "job title", "status", "rows", "join on uid", "fact"]))
+    return EXIT_OK
 
 
 def _open_ui(args: list[str]) -> int:
@@ -351,6 +388,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("ref", help="JOB.OUTPUT.RESULT[.VERSION], e.g. J688.particles.alignments3D.3")
     p.add_argument("--json", action="store_true")
 
+    p = command("diff", cmd_diff, "compare two results of one type (two versions of a result, or the results of two jobs) "
+                "on the uids they share: pose, shift and class changes of alignments, defocus of ctf, "
+                "differing fields otherwise; writes nothing")
+    p.add_argument("project", help="CryoSPARC project directory")
+    p.add_argument("ref_a", help="JOB.OUTPUT.RESULT[.VERSION], e.g. J744.particles.alignments3D.0")
+    p.add_argument("ref_b", help="the result to compare it with, e.g. J744.particles.alignments3D.F")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
     p = command("demo", cmd_demo, "write the demo project (and open it when no DIR is given)")
     p.add_argument("directory", nargs="?", help="where to write it (default: a new temporary directory, then open it)")
     p.add_argument("--schema", choices=["v4", "v5"], default="v4", help="job.json schema to write (default v4)")
@@ -388,6 +433,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plan", help="start from a saved plan")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
+    p = command("candidates", cmd_candidates, "list every result in the project that fits one slot of JOB, "
+                "with its rows, the rows the join on uid would keep and its box/pixel size; writes nothing")
+    p.add_argument("project", help="CryoSPARC project directory")
+    p.add_argument("job", help="the target job, e.g. J12")
+    p.add_argument("slot", help="the slot, INPUT.N.SLOT, e.g. particles.0.blob")
+    p.add_argument("--set", action="append", default=[], metavar="SLOT=REF",
+                   help="bind a slot first, e.g. particles.0.alignments3D=J9.particles.alignments3D.3 (repeatable)")
+    p.add_argument("--plan", help="start from a saved plan")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
     p = command("apply", cmd_apply, "apply a saved plan to a running CryoSPARC through cryosparc-tools")
     p.add_argument("plan", help="plan file (csrebind plan / :write plan)")
     p.add_argument("--project", help="project directory (default: the one recorded in the plan)")
@@ -397,7 +452,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-COMMANDS = ("jobs", "outputs", "inputs", "resolve", "demo", "plan", "apply", "export", "preview")
+COMMANDS = ("jobs", "outputs", "inputs", "resolve", "demo", "plan", "apply", "export", "preview", "diff", "candidates")
 
 
 if __name__ == "__main__":  # pragma: no cover

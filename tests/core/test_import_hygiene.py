@@ -25,9 +25,9 @@ CORE_LAYERS: tuple[tuple[str, ...], ...] = (
     ("model",),
     ("jobdoc", "csfile", "facts", "uids"),
     ("project",),
-    ("session", "planfile", "views", "commands", "journal"),
+    ("session", "planfile", "views", "commands", "journal", "diff"),
     ("export", "live"),
-    ("preview",),
+    ("preview", "candidates"),
     ("workbench", "routes"),
 )
 LAYER = {name: rank for rank, names in enumerate(CORE_LAYERS) for name in names}

@@ -135,7 +135,11 @@ class Workbench:
         if not isinstance(self.register, ResultRef):
             what = "a group (use P)" if isinstance(self.register, OutputRef) else "nothing"
             raise CsRebindError(f"the register holds {what}; yank a result with y first")
-        return str(session.put(address, self.register))
+        return self.put_result(address, self.register)
+
+    def put_result(self, address: SlotAddress, ref: ResultRef) -> str:
+        """Put ``ref`` itself (a candidate picked from a list), leaving the register as it is."""
+        return str(self.require_session().put(address, ref))
 
     def connect(self, input_name: str, index: int | None) -> str:
         session = self.require_session()

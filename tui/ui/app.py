@@ -23,7 +23,7 @@ def styles_dir() -> Path:
 
 class CsRebindApp(App):
     TITLE = "csrebind"
-    CSS_PATH = [styles_dir() / "app.tcss"]
+    CSS_PATH = [styles_dir() / "app.tcss", styles_dir() / "candidates.tcss"]
     COMMANDS = App.COMMANDS | {CsRebindCommands}
     ENABLE_COMMAND_PALETTE = True
 

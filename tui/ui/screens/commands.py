@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from ...core.errors import CommandError, CsRebindError
 from ...core.model import OutputResult
-from ...core.refs import SlotAddress, check_job_uid, parse_version
+from ...core.candidates import check_slot
+from ...core.refs import ResultRef, SlotAddress, check_job_uid, parse_version
 from ..joins import PutCheck
+from .candidates import CandidatesScreen
 from .dialogs import CommandLine, Confirm, VersionPicker
 from .help import HelpScreen
 
@@ -122,12 +124,25 @@ class MainCommands:
         return address
 
     def command_put(self, text: str | None = None, force: bool = False) -> None:
-        """Put now; the join is read in a worker, and a put that leaves no row is taken back."""
         address = self._slot(text, "highlight a slot in the inputs pane (3) to put into it")
-        message = self.bench.put(address)
-        if text is not None and self.inputs.go_to_slot(address):
+        self._put(address, self.bench.put(address), go_to=text is not None, force=force)
+
+    def _put(self, address: SlotAddress, message: str, go_to: bool, force: bool = False) -> None:
+        """After a put: the join is read in a worker, and a put that leaves no row is taken back."""
+        if go_to and self.inputs.go_to_slot(address):
             self.status_slot = address  # the status bar is about this slot now: keep the put's message
         self.after_edit(message, PutCheck(address, self.bench.session.inputs, message, force))
+
+    def command_candidates(self, text: str | None = None) -> None:
+        address = self._slot(text, "highlight a slot in the inputs pane (3) to list what fits it")
+        session = self.bench.require_session()
+        check_slot(session, address)
+
+        def chosen(ref: ResultRef | None) -> None:
+            if ref is not None:
+                self.guarded(lambda: self._put(address, self.bench.put_result(address, ref), go_to=True))
+
+        self.app.push_screen(CandidatesScreen(session, address), chosen)
 
     def command_put_force(self, text: str | None = None) -> None:
         self.command_put(text, force=True)

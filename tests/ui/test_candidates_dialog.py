@@ -1,0 +1,93 @@
+"""The candidates dialog (c): every result that fits the highlighted slot, measured in a worker
+and ranked; enter puts the chosen one. The design brief's story in a handful of keys."""
+
+from __future__ import annotations
+
+from pilot import command, ready, settle
+from tui.ui.app import make_app
+from tui.ui.screens.candidates import CandidatesScreen
+
+SIZE = (160, 45)
+
+
+async def press(pilot, *keys: str) -> None:
+    for key in keys:
+        await pilot.press(key)
+        await settle(pilot)
+
+
+def rows(app) -> list[str]:
+    from textual.widgets import OptionList
+
+    options = app.screen.query_one(OptionList)
+    return [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
+
+
+def highlighted_ref(app) -> str:
+    from textual.widgets import OptionList
+
+    options = app.screen.query_one(OptionList)
+    return options.get_option_at_index(options.highlighted).id
+
+
+async def test_design_brief_story_with_candidates_in_at_most_ten_keys(demo_project):
+    """Full-size particle images from the extraction job into the building refinement: inputs
+    pane, down to blob, c, down to J5's blob, enter."""
+    app = make_app(demo_project)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        keys = ["3", "j", "j", "c"]
+        await press(pilot, *keys)
+        assert isinstance(app.screen, CandidatesScreen)
+        assert app.screen.done
+        listed = rows(app)
+        j5 = next(i for i, row in enumerate(listed) if row.startswith("J5.particles.blob.F "))
+        assert "keeps 1,000 of 1,000" in listed[j5] and "box 452 px" in listed[j5]
+        moves = ["j"] * j5 + ["enter"]
+        await press(pilot, *moves)
+        assert len(keys) + len(moves) <= 10
+        assert app.screen is screen
+        assert str(screen.bench.session.binding("particles.0.blob").ref) == "J5.particles.blob.F"
+        assert screen.status.message == "particles.0.blob: J9.particles.blob.F → J5.particles.blob.F · keeps 1,000 of 1,000"
+        assert screen.bench.register is None  # the register is left as it was
+
+
+async def test_dialog_moves_with_j_k_g_G_and_esc_changes_nothing(demo_project):
+    app = make_app(demo_project)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        await command(pilot, "candidates particles.0.blob")
+        assert isinstance(app.screen, CandidatesScreen)
+        listed = [row.split()[0] for row in rows(app)]
+        await press(pilot, "G")
+        assert highlighted_ref(app) == listed[-1]
+        await press(pilot, "k")
+        assert highlighted_ref(app) == listed[-2]
+        await press(pilot, "g", "j")
+        assert highlighted_ref(app) == listed[1]
+        await press(pilot, "escape")
+        assert app.screen is screen and not screen.bench.session.dirty
+
+
+async def test_a_candidate_that_keeps_no_row_is_refused_when_put(demo_project):
+    app = make_app(demo_project)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        await command(pilot, "candidates particles.0.blob")
+        last = rows(app)[-1]
+        assert last.startswith("J7.particles_excluded.blob.F ") and "keeps 0 of 1,000 ✗" in last
+        await press(pilot, "G", "enter")
+        session = screen.bench.session
+        assert str(session.binding("particles.0.blob").ref) == "J9.particles.blob.F"
+        assert screen.status.error and screen.status.message.startswith("put refused: 0 of 500 J7 uids")
+
+
+async def test_candidates_need_a_slot(demo_project):
+    app = make_app(demo_project)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        await press(pilot, "1", "c")
+        assert app.screen is screen
+        assert screen.status.error and "highlight a slot in the inputs pane" in screen.status.message
+        await command(pilot, "candidates particles.4.blob")
+        assert app.screen is screen and "no connection 4" in screen.status.message

@@ -1,0 +1,146 @@
+"""The candidates of a slot: every result in the project that can fill it, listed at once (job
+documents only), then measured in a worker — rows kept by the join on uid, box and pixel size —
+and ranked; enter puts the highlighted one (the put's own join check still applies)."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.message import Message
+from textual.screen import ModalScreen
+from textual.widgets import Label, OptionList
+from textual.widgets.option_list import Option
+from textual.worker import get_current_worker
+
+from ...core.candidates import Candidate, list_candidates, measure, rank
+from ...core.refs import ResultRef, SlotAddress
+from ...core.session import EditSession
+from ..failures import ReportsWorkerFailures
+
+
+class CandidatesMeasured(Message):
+    def __init__(self, candidates: list[Candidate], done: bool) -> None:
+        super().__init__()
+        self.candidates = candidates
+        self.done = done
+
+
+TITLE_WIDTH = 30
+
+
+def _cell(text: str, width: int) -> str:
+    return text[: width - 1] + "…" if len(text) > width else text.ljust(width)
+
+
+def candidate_label(candidate: Candidate, ref_width: int, keeps_width: int = 0) -> Text:
+    """One row, in columns: reference and markers, job title, rows, what the join keeps, the
+    first fact (``box 452 px, 1.115 Å/px``). Markers read without colour too."""
+    label = Text(_cell(str(candidate.ref), ref_width), style="bold")
+    marker = "now" if candidate.current else "pt" if candidate.passthrough else ""
+    label.append(f" {marker:<3} ", style="italic")
+    failed = candidate.status != "completed"
+    label.append(_cell(("✗ " if failed else "") + candidate.title, TITLE_WIDTH), style="red" if failed else "")
+    rows = "?" if candidate.rows is None else f"{candidate.rows:,}"
+    label.append(f" {rows:>9} rows  ", style="dim")
+    keeps = candidate.keeps_text + (" ✗" if candidate.empty else "")
+    keeps = keeps.ljust(keeps_width)
+    if candidate.empty:
+        label.append(keeps, style="bold red")
+    elif candidate.measured and candidate.kept is None:
+        label.append(keeps, style="yellow")
+    else:
+        label.append(keeps, style="green" if candidate.measured else "dim")
+    if candidate.fact:
+        label.append(f"  {candidate.fact}")
+    return label
+
+
+class CandidatesScreen(ReportsWorkerFailures, ModalScreen[ResultRef | None]):
+    """Pick the result to put into ``address``; measuring is cancelled when the screen closes."""
+
+    BINDINGS = [
+        Binding("escape,q", "cancel", "Cancel", id="candidates-cancel"),
+        Binding("j", "move('cursor_down')", "Down", show=False, id="candidates-down"),
+        Binding("k", "move('cursor_up')", "Up", show=False, id="candidates-up"),
+        Binding("g", "move('first')", "First", show=False, id="candidates-first"),
+        Binding("G", "move('last')", "Last", show=False, id="candidates-last"),
+    ]
+    BATCH = 8  # candidates measured between two updates of the list
+
+    def __init__(self, session: EditSession, address: SlotAddress) -> None:
+        super().__init__()
+        self.session = session
+        self.address = address
+        self.candidates: list[Candidate] = []
+        self.listed = False  # the job documents are read (in the worker) and every fit is listed
+        self.done = False
+
+    def compose(self) -> ComposeResult:
+        bound = self.session.binding(self.address)
+        now = str(bound.ref) if bound is not None else "empty"
+        with Vertical(id="dialog"):
+            yield Label(f"Candidates for {self.session.target.uid}.{self.address.local} (now {now})",
+                        id="candidates-title")
+            yield OptionList(*self._options(), id="candidates")
+            yield Label(self._help_text(), id="candidates-help")
+
+    def on_mount(self) -> None:
+        self.query_one(OptionList).focus()
+        self._measure()
+
+    def _options(self) -> list[Option]:
+        if not self.candidates:
+            text = "no result in the project fits this slot" if self.listed else "reading the project's outputs…"
+            return [Option(text, id="none", disabled=True)]
+        ref_width = max(len(str(c.ref)) for c in self.candidates)
+        keeps_width = max(len(c.keeps_text) + (2 if c.empty else 0) for c in self.candidates)
+        return [Option(candidate_label(c, ref_width, keeps_width), id=str(c.ref)) for c in self.candidates]
+
+    def _help_text(self) -> str:
+        state = "ranked by rows kept, then newest" if self.done else "measuring the join on uid…"
+        return f"{len(self.candidates):,} result(s) · {state} · enter put · esc cancel"
+
+    def _measure(self) -> None:
+        session, address = self.session, self.address
+
+        def job() -> None:
+            worker = get_current_worker()
+            listed = list_candidates(session, address)
+            self.post_message(CandidatesMeasured(listed, done=not listed))
+            measured: list[Candidate] = []
+            for candidate in listed:
+                if worker.is_cancelled:
+                    return
+                measured.append(measure(session, address, candidate))
+                if len(measured) % self.BATCH == 0:
+                    self.post_message(CandidatesMeasured(measured + listed[len(measured):], done=False))
+            self.post_message(CandidatesMeasured(rank(measured), done=True))
+
+        self.run_worker(job, thread=True, exclusive=True, group="candidates", exit_on_error=False)
+
+    @on(CandidatesMeasured)
+    def _measured(self, event: CandidatesMeasured) -> None:
+        options = self.query_one(OptionList)
+        highlighted = options.highlighted
+        kept_on = options.get_option_at_index(highlighted).id if highlighted is not None and self.candidates else None
+        self.candidates, self.listed, self.done = event.candidates, True, event.done
+        options.clear_options()
+        options.add_options(self._options())
+        # The ranking puts the best first; a user who has moved keeps their candidate.
+        ids = [str(c.ref) for c in self.candidates]
+        options.highlighted = ids.index(kept_on) if highlighted and kept_on in ids else 0
+        self.query_one("#candidates-help", Label).update(self._help_text())
+
+    @on(OptionList.OptionSelected)
+    def _chosen(self, event: OptionList.OptionSelected) -> None:
+        if event.option.id and event.option.id != "none":
+            self.dismiss(ResultRef.parse(event.option.id))
+
+    def action_move(self, action: str) -> None:
+        getattr(self.query_one(OptionList), f"action_{action}")()
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
