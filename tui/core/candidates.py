@@ -18,7 +18,7 @@ from .facts import result_facts
 from .model import Binding, InputGroup, Job, OutputResult
 from .preview import ConnectionPreview, preview_connection
 from .refs import FINAL, ResultRef, SlotAddress
-from .session import EditSession, incompatibility
+from .session import EditSession, incompatibility, lineage_conflict
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,8 @@ def check_slot(session: EditSession, address: SlotAddress):
 
 def _jobs_newest_first(session: EditSession) -> Iterator[Job]:
     target = session.target.uid
-    jobs = [j for j in session.project.jobs.values() if j.uid != target and not j.broken]
+    project = session.project
+    jobs = [j for j in project.jobs.values() if not j.broken and not lineage_conflict(project, target, j.uid)]
     jobs.sort(key=lambda j: (_timestamp(j.created_at), j.number), reverse=True)
     return iter(jobs)
 

@@ -26,6 +26,25 @@ def incompatibility(input_group: InputGroup, slot: InputSlot, result: OutputResu
     return f"slot {slot.name} takes {input_group.type} {slot.dtype}, not {result.group_type} {result.dtype}"
 
 
+def lineage_conflict(project: Project, target: str, source: str) -> str | None:
+    """Why ``target`` cannot take ``source``'s outputs (None when it can): a job is never
+    connected to itself, nor to a job built on its own outputs (a cycle); cryosparc-tools and
+    CryoSPARC refuse both."""
+    if source == target:
+        return f"{target} cannot take its own outputs: a job is never connected to itself"
+    seen, queue = {target}, [target]
+    while queue:
+        uid = queue.pop()
+        job = project.jobs.get(uid)
+        for child in job.children if job is not None else ():
+            if child == source:
+                return f"{source} is built on {target}'s outputs: connecting it to {target} would make a cycle"
+            if child not in seen:
+                seen.add(child)
+                queue.append(child)
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class Change:
     """One difference between the loaded job and the session: a slot or a whole connection."""
@@ -126,7 +145,7 @@ class EditSession:
         slot = self._slot(group, address)
         connection = self._connection(group, address)
         result = self.project.result(ref)
-        reason = incompatibility(group, slot, result)
+        reason = incompatibility(group, slot, result) or lineage_conflict(self.project, self.target.uid, ref.job)
         if reason:
             raise EditError(reason)
         if ref.version != FINAL:
@@ -157,6 +176,9 @@ class EditSession:
         source = self.project.output(job, output)
         if source.type != group.type:
             raise EditError(f"input {group.name} takes {group.type} outputs, not {source.type} ({job}.{output})")
+        conflict = lineage_conflict(self.project, self.target.uid, job)
+        if conflict:
+            raise EditError(conflict)
         new = Connection(job, output, match_results(group.slots, source))
         connections = list(group.connections)
         if connection is None:
@@ -185,6 +207,8 @@ class EditSession:
             result = self.project.result(ref)
         except RefError:
             return []
+        if lineage_conflict(self.project, self.target.uid, ref.job):
+            return []
         return [
             SlotAddress(group.name, index, slot.name)
             for group in self._state
@@ -197,6 +221,8 @@ class EditSession:
         try:
             source = self.project.output(job, output)
         except RefError:
+            return []
+        if lineage_conflict(self.project, self.target.uid, job):
             return []
         return [g.name for g in self._state if g.type == source.type]
 
