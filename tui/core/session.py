@@ -26,6 +26,20 @@ def incompatibility(input_group: InputGroup, slot: InputSlot, result: OutputResu
     return f"slot {slot.name} takes {input_group.type} {slot.dtype}, not {result.group_type} {result.dtype}"
 
 
+def _with_index_reading(project: Project, binding: Binding, error: RefError) -> str:
+    """A stored connection's integer version that is not a stored iteration: CryoSPARC 4.x's
+    load_output reads it as a list index into the metafiles, csrebind by value; say both."""
+    version = binding.ref.version
+    try:
+        versions = project.result(binding.ref).versions
+    except RefError:
+        return str(error)
+    if isinstance(version, int) and version not in versions and 0 <= version < len(versions):
+        return (f"{error}. Version {version} is not a stored iteration; as a list index (how CryoSPARC 4.x's "
+                f"load_output reads it) it would be iteration {versions[version]}")
+    return str(error)
+
+
 def lineage_conflict(project: Project, target: str, source: str) -> str | None:
     """Why ``target`` cannot take ``source``'s outputs (None when it can): a job is never
     connected to itself, nor to a job built on its own outputs (a cycle); cryosparc-tools and
@@ -296,7 +310,6 @@ class EditSession:
             yield from self._validate_connection(group, index, connection)
 
     def _validate_connection(self, group: InputGroup, index: int, connection: Connection) -> Iterable[Issue]:
-        rows: dict[str, int] = {}
         for slot in group.slots:
             binding = connection.binding(slot.name)
             where = f"{group.name}.{index}.{slot.name}"
@@ -310,20 +323,16 @@ class EditSession:
                 if reason:
                     yield Issue("error", f"{where}: {reason}")
                     continue
-                resolved = result.resolve(binding.ref.version)
+                result.resolve(binding.ref.version)
             except RefError as exc:
-                yield Issue("error", f"{where}: {exc}")
+                yield Issue("error", f"{where}: {_with_index_reading(self.project, binding, exc)}")
                 continue
-            if resolved.num_items is not None:
-                rows[slot.name] = resolved.num_items
+        # Rows lost to the join on uid are counted from the files (tui.core.preview.join_issues).
         for binding in connection.passthrough:
             try:
                 self.project.resolve(binding.ref)
             except RefError as exc:
-                yield Issue("warning", f"{group.name}.{index} passthrough: {exc}")
-        if len(set(rows.values())) > 1:
-            listed = ", ".join(f"{k} {v}" for k, v in rows.items())
-            yield Issue("warning", f"{group.name}.{index}: row counts differ ({listed}); only uids present in all are kept")
+                yield Issue("warning", f"{group.name}.{index} passthrough: {_with_index_reading(self.project, binding, exc)}")
 
     # --- plans ---------------------------------------------------------------------------
 

@@ -1,5 +1,6 @@
-"""A job never takes its own outputs, nor those of a job built on it (a cycle): cryosparc-tools
-and CryoSPARC refuse both, so csrebind refuses them with the reason (issue 10, item 6)."""
+"""Where csrebind follows CryoSPARC's own rules: a job never takes its own outputs, nor those of
+a job built on it (a cycle; cryosparc-tools and CryoSPARC refuse both), and a stored version
+that is no stored iteration is explained as CryoSPARC 4.x would read it."""
 
 from __future__ import annotations
 
@@ -47,3 +48,29 @@ def test_candidates_leave_out_the_target_and_its_descendants(project):
     session = EditSession(project, "J7")
     jobs = {c.job for c in list_candidates(session, SlotAddress("particles", 0, "alignments2D"))}
     assert "J6" in jobs and not jobs & {"J7", "J8", "J9", "J11", "J12"}
+
+
+def test_a_stored_version_that_is_not_an_iteration_says_how_an_index_would_read(tmp_path):
+    """J9's alignments3D holds iterations 0, 1, 2, 3, 5, 7: a connection recorded at version 4
+    is no stored iteration, but CryoSPARC 4.x's load_output would read 4 as a list index (issue 10
+    item 8)."""
+    import json
+
+    from tui.demo import write_demo
+
+    root = write_demo(tmp_path / "demo", schema="v4")
+    path = root / "J12" / "job.json"
+    document = json.loads(path.read_text())
+    slots = document["input_slot_groups"][0]["connections"][0]["slots"]
+    next(s for s in slots if s["slot_name"] == "alignments3D")["version"] = 4
+    path.write_text(json.dumps(document))
+    session = EditSession(load_project(root), "J12")
+    versions = session.project.result(ResultRef.parse("J9.particles.alignments3D")).versions
+    assert versions == (0, 1, 2, 3, 5, 7)
+    (issue,) = [i for i in session.validate() if "alignments3D" in i.message]
+    assert issue.severity == "error"
+    assert issue.message == (
+        "particles.0.alignments3D: J9.particles.alignments3D.4: version 4 is not stored; stored versions: "
+        "0, 1, 2, 3, 5, 7 (or F). Version 4 is not a stored iteration; as a list index (how CryoSPARC 4.x's "
+        "load_output reads it) it would be iteration 5"
+    )
