@@ -642,6 +642,70 @@ def test_csdat_sources_are_read(tmp_path, unchanged):
     assert [p.decode() for p in out["location/micrograph_path"]] == [expected[int(u)] for u in out["uid"]]
 
 
+# --- incomplete passthroughs ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def incomplete_project(tmp_path, schema, unchanged):
+    """J1's particles: blob, a passthrough location and a passthrough pick_stats with no stored
+    files (``versions: []``, ``metafiles: []``: the "partially incomplete job" of cryosparc-tools'
+    own tests/conftest.py). J2 (building, slot blob) gets pick_stats as a passthrough; J3 (building,
+    slots blob and ?pick_stats) binds its pick_stats slot to it explicitly."""
+    rng = np.random.default_rng(13)
+    root = tmp_path / f"incomplete-{schema}"
+    particles = uids(rng, 120)
+    write_cs(root / "J1/J1_particles.cs", particles, particle_blob(rng, 120))
+    write_cs(root / "J1/J1_passthrough_particles.cs", particles[::-1], location(rng, 120))
+    output = DocOutput("particles", "particle", "Particles", (
+        result("blob", "J1/J1_particles.cs", 120),
+        result("location", "J1/J1_passthrough_particles.cs", 120, passthrough=True),
+        DocResult("pick_stats", "pick_stats", passthrough=True),  # no versions, metafiles, num_items
+    ))
+    inputs = {}
+    for uid, slots in (("J2", doc_slots("blob")), ("J3", doc_slots("blob", "?pick_stats"))):
+        inputs[uid] = DocInput("particles", "particle", "Particles", slots, (connect_output("J1", output, slots),))
+    write_project(root, [job("J1", outputs=(output,)),
+                         job("J2", "building", inputs=(inputs["J2"],), parents=("J1",)),
+                         job("J3", "building", inputs=(inputs["J3"],), parents=("J1",))], schema)
+    return load_project(unchanged(root))
+
+
+SKIPPED = ("particles.0 passthrough J1.particles.pick_stats.F: the result has no stored files "
+           "(job incomplete, failed or cleared); cryosparc-tools' load_output leaves such results out too")
+
+
+def test_passthrough_without_files_is_skipped_and_reported(incomplete_project, tmp_path):
+    """cryosparc-tools 4.x Job.load_output, all slots: results without metafiles are left out."""
+    from tui.core.preview import preview_connection
+
+    group = incomplete_project.job("J2").input("particles")
+    assert [b.ref.result for b in group.connections[0].passthrough] == ["location", "pick_stats"]
+    layout = lay_out_export(incomplete_project, group, target="J2")
+    assert layout.skipped == (SKIPPED,)
+    assert layout.connections[0].skipped == ("J1.particles.pick_stats.F",)
+    assert preview_connection(incomplete_project, group, 0, "J2").kept == 120  # the preview skips it too
+    report = run_export(incomplete_project, group, tmp_path / "out", "x", target="J2")
+    assert report.rows == 120 and report.skipped == [SKIPPED]
+    assert f"  skipped: {SKIPPED}" in report.lines()
+    out = np.load(tmp_path / "out" / "x.cs")
+    assert {n.split("/")[0] for n in out.dtype.names if n != "uid"} == {"blob", "location"}
+    csg = yaml.safe_load((tmp_path / "out" / "x.csg").read_text())
+    assert set(csg["results"]) == {"blob", "location"}
+    assert csg["group"]["description"] == (
+        "J2 particles: blob from J1.particles.blob.F; passthrough location from J1.particles (exported by csrebind)"
+    )
+
+
+def test_slot_bound_to_a_result_without_files_is_refused(incomplete_project, tmp_path):
+    """Asked for by name, cryosparc-tools refuses such a result too (ValueError: "Cannot load
+    output … slot pick_stats because output does not have an associated dataset file")."""
+    group = incomplete_project.job("J3").input("particles")
+    assert group.connections[0].binding("pick_stats") is not None
+    with pytest.raises(ExportError, match=r"particles\.0\.pick_stats: J1\.particles\.pick_stats\.F: the result has no stored files"):
+        run_export(incomplete_project, group, tmp_path / "out", "x", target="J3")
+    assert not (tmp_path / "out").exists()
+
+
 # --- real data: --paths absolute -----------------------------------------------------------------
 
 

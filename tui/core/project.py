@@ -31,6 +31,7 @@ class Project:
     jobs: dict[str, Job]
     workspaces: dict[str, Workspace] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    last_dumped_version: str = ""  # project.json's: the CryoSPARC version that last wrote the dumps (v5)
 
     def job(self, uid: str) -> Job:
         try:
@@ -162,6 +163,8 @@ def _read_project_json(project: Project) -> None:
     if isinstance(document, dict):
         project.uid = str(document.get("uid") or project.uid)
         project.title = str(document.get("title") or "")
+        dumped = document.get("last_dumped_version")
+        project.last_dumped_version = dumped.strip() if isinstance(dumped, str) else ""
     elif document is not None:
         project.warnings.append("project.json: not a project document; using the folder name as the project uid")
 

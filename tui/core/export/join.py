@@ -57,6 +57,7 @@ class ExportReport:
     description: str
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # passthroughs left out: no stored files
     cs_path: Path | None = None
     csg_path: Path | None = None
     bytes_written: int = 0
@@ -78,6 +79,7 @@ class ExportReport:
         if len(self.rows_per_connection) > 1:
             out.append("  rows per connection: " + ", ".join(str(n) for n in self.rows_per_connection))
         out.extend(f"  note: {n}" for n in self.notes)
+        out.extend(f"  skipped: {s}" for s in self.skipped)
         out.extend(f"  warning: {w}" for w in self.warnings)
         if self.cs_path is not None:
             out.append(f"  wrote {self.cs_path} ({self.bytes_written} bytes) and {self.csg_path}")
@@ -132,7 +134,7 @@ def join_export(layout: ExportLayout) -> tuple[ExportReport, list[JoinedConnecti
     report = ExportReport(
         input=layout.input, target=layout.target, sources=sources, rows_per_connection=[j.count for j in joined],
         columns=layout.columns, types=dict(layout.types), description=layout.description, warnings=warnings,
-        notes=list(layout.notes),
+        notes=list(layout.notes), skipped=list(layout.skipped),
     )
     return report, joined
 

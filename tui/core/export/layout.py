@@ -1,8 +1,15 @@
 """The layout of an export, from the .cs headers alone: which files each connection reads, which
-columns each file contributes and under which output names, and the output dtype."""
+columns each file contributes and under which output names, and the output dtype.
+
+A passthrough result with no stored files (a partially complete, failed or cleared job: its
+``versions`` and ``metafiles`` are empty) is left out, as cryosparc-tools 4.x ``Job.load_output``
+leaves out results without metafiles when all slots are loaded; the layout lists it in
+``skipped`` and the report says so. A slot bound explicitly to such a result is still refused
+(cryosparc-tools raises ValueError when such a slot is asked for by name)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,6 +55,7 @@ class ConnectionLayout:
     primary: int  # index into sources of the join pivot (the order file, or the first source)
     notes: tuple[str, ...] = ()
     unreadable: tuple[str, ...] = ()  # a preview's bindings whose file cannot be read: "J5/x.cs: missing"
+    skipped: tuple[str, ...] = ()  # passthrough results left out because they have no stored files
 
     @property
     def label(self) -> str:
@@ -67,6 +75,7 @@ class ExportLayout:
     description: str
     version: str
     notes: tuple[str, ...] = ()
+    skipped: tuple[str, ...] = ()  # why each left-out passthrough was left out, one line each
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -104,6 +113,7 @@ def lay_out_export(
         for prefix, kind in conn_types.items():
             types.setdefault(prefix, kind)
     dtype = _unify(group.name, connections, field_lists)
+    skipped = {conn_layout.index: conn_layout.skipped for conn_layout in connections}
     prefixes = {name.split("/", 1)[0] for name in dtype.names if name != "uid"}
     types = {prefix: kind for prefix, kind in types.items() if prefix in prefixes}
     return ExportLayout(
@@ -115,9 +125,13 @@ def lay_out_export(
         connections=tuple(connections),
         dtype=dtype,
         types=types,
-        description=_description(group, target, chosen),
+        description=_description(group, target, chosen, skipped),
         version=_cryosparc_version(project, target, chosen),
         notes=tuple(note for conn_layout in connections for note in conn_layout.notes),
+        skipped=tuple(
+            f"{group.name}.{conn_layout.index} passthrough {ref}: {SKIPPED_REASON}"
+            for conn_layout in connections for ref in conn_layout.skipped
+        ),
     )
 
 
@@ -139,12 +153,16 @@ def _lay_out_connection(
     notes: list[str] = []
     taken: set[str] = set()
     unreadable: list[str] = []
+    skipped: list[str] = []
     bindings = list(conn.slot_bindings) + list(conn.passthrough)
     for binding in bindings:
         prefix = binding.slot or binding.ref.result
         if prefix in taken:
             if binding.passthrough:
                 notes.append(f"{where}: passthrough {binding.ref} not used: slot {prefix} is bound explicitly")
+            continue
+        if binding.passthrough and _no_stored_files(project, binding):
+            skipped.append(str(binding.ref))
             continue
         try:
             metafile, path, header, dtype_name = _resolve(project, binding, where, headers)
@@ -194,8 +212,23 @@ def _lay_out_connection(
         for path, entry in files.items()
     )
     conn_layout = ConnectionLayout(index, conn.job, conn.output, sources, order, primary, tuple(notes),
-                                   tuple(unreadable))
+                                   tuple(unreadable), tuple(skipped))
     return conn_layout, fields_out, types
+
+
+SKIPPED_REASON = (
+    "the result has no stored files (job incomplete, failed or cleared); "
+    "cryosparc-tools' load_output leaves such results out too"
+)
+
+
+def _no_stored_files(project: Project, binding: Binding) -> bool:
+    """Whether the result ``binding`` names exists but has no metafile to read. A reference to a
+    result that does not exist is not this case: resolving it reports the error."""
+    try:
+        return not project.result(binding.ref).complete
+    except RefError:
+        return False
 
 
 def _resolve(
@@ -301,13 +334,17 @@ def _dtype_text(dt: np.dtype) -> str:
     return f"{dt.base.str}{dt.shape}" if dt.shape else dt.str
 
 
-def _description(group: InputGroup, target: str | None, chosen: list[tuple[int, Connection]]) -> str:
-    """``J12 particles: blob from J5.particles.blob.F, …; passthrough location, … from J9.particles``."""
+def _description(group: InputGroup, target: str | None, chosen: list[tuple[int, Connection]],
+                 skipped: dict[int, tuple[str, ...]]) -> str:
+    """``J12 particles: blob from J5.particles.blob.F, …; passthrough location, … from J9.particles``
+    (passthroughs left out for lack of files are not named)."""
     parts = []
     for index, conn in chosen:
         slots = ", ".join(f"{b.slot} from {b.ref}" for b in conn.slot_bindings)
         sources: dict[str, list[str]] = {}
         for b in conn.passthrough:
+            if str(b.ref) in skipped.get(index, ()):
+                continue
             sources.setdefault(f"{b.ref.job}.{b.ref.output}", []).append(b.ref.result)
         passed = "; ".join(f"passthrough {', '.join(names)} from {src}" for src, names in sources.items())
         text = "; ".join(t for t in (slots, passed) if t)
@@ -317,22 +354,30 @@ def _description(group: InputGroup, target: str | None, chosen: list[tuple[int, 
 
 
 def _cryosparc_version(project: Project, target: str | None, chosen: list[tuple[int, Connection]]) -> str:
-    """The ``version`` written into the .csg.
+    """The ``version`` written into the .csg, as CryoSPARC writes it there (``v2.15.0``).
 
-    CryoSPARC writes the version of the instance that wrote the group there (``v4.4.1``). Whether
-    Import Result Group checks it is unconfirmed (cryosparc-data.md §9), so rather than a
-    csrebind version that a CryoSPARC version parser could reject, csrebind writes the CryoSPARC
-    version recorded in the job documents this export comes from (the target job, then the
-    connected source jobs): a version the instance managing the project accepts. Only when no
-    document records one does it fall back to ``csrebind-<version>``.
+    CryoSPARC writes the version of the instance that wrote the group. Whether Import Result
+    Group checks it is unconfirmed (cryosparc-data.md §9), so rather than a csrebind version that
+    a CryoSPARC version parser could reject, csrebind writes a CryoSPARC version the project
+    itself records: that of the job documents this export comes from (the target job, then the
+    connected source jobs), else ``project.json``'s ``last_dumped_version`` (the instance that
+    last wrote the project's files). Only when neither records one does it fall back to
+    ``csrebind-<version>``. A version written without its ``v`` (``4.7.1``) gets one.
     """
     uids = ([target] if target else []) + [c.job for _, c in chosen]
     for uid in dict.fromkeys(uids):
         job = project.jobs.get(uid)
         if job is not None and job.version:
-            return job.version
+            return _v_version(job.version)
+    if project.last_dumped_version:
+        return _v_version(project.last_dumped_version)
     from ... import __version__
 
     return f"csrebind-{__version__}"
 
 
+_BARE_VERSION = re.compile(r"[0-9]+\.[0-9]+")
+
+
+def _v_version(text: str) -> str:
+    return f"v{text}" if _BARE_VERSION.match(text) else text

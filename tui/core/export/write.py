@@ -106,8 +106,7 @@ def _write(prepared: PreparedExport, out_dir: str | os.PathLike, name: str, *, p
                 raise
             writer.close()
         try:
-            document = _csg_document(layout, stem, total)
-            text = yaml.safe_dump(document, sort_keys=False, default_flow_style=False, allow_unicode=True)
+            text = csg_text(_csg_document(layout, stem, total))
             with atomic_output(csg_path, overwrite=force, binary=False) as handle:
                 handle.write(text)
         except BaseException:
@@ -169,10 +168,16 @@ def _write_chunk(handle: BinaryIO, chunk: np.ndarray) -> None:
 
 
 def _csg_document(layout: ExportLayout, stem: str, rows: int) -> dict:
+    """The result group as CryoSPARC writes it beside a job's files (kttn8769/cryopicls
+    ``P2_J744_particles.csg``, ``P2_J809_particles.csg``): ``created`` a timestamp,
+    ``group: {description, name, title, type}``, ``results: {NAME: {metafile: '>FILE.cs',
+    num_items, type: GROUPTYPE.DTYPE}}``, ``version: vX.Y.Z``."""
     return {
-        "created": datetime.now().strftime("%Y-%m-%d %H:%M:%S.%f"),
+        # a datetime, so that YAML writes an unquoted timestamp (2021-01-21 02:43:57.516360), as
+        # CryoSPARC does; local time without a zone, like the real files (whose zone is unknown)
+        "created": datetime.now(),
         "group": {
-            "name": layout.input, "title": layout.title, "type": layout.group_type, "description": layout.description,
+            "description": layout.description, "name": layout.input, "title": layout.title, "type": layout.group_type,
         },
         "results": {
             prefix: {"metafile": f">{stem}.cs", "num_items": int(rows), "type": kind}
@@ -181,6 +186,12 @@ def _csg_document(layout: ExportLayout, stem: str, rows: int) -> dict:
         # CryoSPARC's own version goes here; see layout._cryosparc_version for what csrebind writes and why.
         "version": layout.version,
     }
+
+
+def csg_text(document: dict) -> str:
+    """Block-style YAML with every mapping's keys in alphabetical order and one line per value
+    (no folding of long descriptions), as in the .csg files CryoSPARC writes."""
+    return yaml.safe_dump(document, sort_keys=True, default_flow_style=False, allow_unicode=True, width=2**30)
 
 
 # copying rows ---------------------------------------------------------------------------------
