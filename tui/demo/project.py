@@ -26,13 +26,13 @@ from pathlib import Path
 
 import numpy as np
 import orjson
-import yaml
 
 from .docgen import (
     CRYOSPARC_VERSION, DocInput, DocJob, DocOutput, DocProject, DocResult, DocSlot, DocWorkspace, Schema,
     connect_output, doc_slots, job_document, parents_of, project_document, with_children, workspaces_document,
 )
 from ..core.errors import ProjectError
+from ..core.export.write import csg_text
 from .columns import (  # the ground truth and the columns cut from it
     ABINIT_COUNTS, ABINIT_PARTICLE_VERSIONS, ABINIT_VOLUME_VERSIONS, BOX_CROP, BOX_FULL, CLASS2D_FINAL,
     Columns, EXPOSURE_RESULTS, IMPORT_RESULTS, MOTION_RESULTS, N_CLASSES, N_GOOD_CLASSES, N_MICS, N_PICKED,
@@ -113,12 +113,14 @@ def _write_csg(root: Path, job: DocJob, output: DocOutput, schema: Schema) -> No
     if not results:
         return
     document = {
-        "created": max([job.created_at, *job.events.values()]).strftime("%Y-%m-%d %H:%M:%S.%f"),
+        # a datetime, written unquoted as CryoSPARC writes it (2021-01-21 02:43:57.516360): the
+        # job's last event in UTC, without a zone like the real files
+        "created": max([job.created_at, *job.events.values()]).replace(tzinfo=None),
         "group": {"description": output.description, "name": output.name, "title": output.title, "type": output.type},
         "results": results,
         "version": CRYOSPARC_VERSION[schema],
     }
-    (root / job.uid / f"{job.uid}_{output.name}.csg").write_text(yaml.safe_dump(document, sort_keys=True))
+    (root / job.uid / f"{job.uid}_{output.name}.csg").write_text(csg_text(document))
 
 
 
