@@ -96,6 +96,7 @@ class JoinedConnection:
     uids: np.ndarray | None = None  # output uids (only kept to check repeats across connections)
     warnings: list[str] = field(default_factory=list)
     overlaps: list[tuple[SourceLayout, int]] = field(default_factory=list)  # per other source: uids shared with the pivot
+    psizes: dict[str, list[float]] = field(default_factory=dict)  # psize_A column → [min, max], when compared
 
     @property
     def total(self) -> int:
@@ -112,17 +113,16 @@ def join_export(layout: ExportLayout) -> tuple[ExportReport, list[JoinedConnecti
     joined: list[JoinedConnection] = []
     sources: list[SourceReport] = []
     warnings: list[str] = []
-    psizes: dict[str, list[float]] = {}
     for conn in layout.connections:
-        join = join_connection(conn, layout, psizes)
+        join = join_connection(conn, layout)
         if join.count == 0:
             raise ExportError(join.no_rows_message())
         joined.append(join)
         warnings.extend(join.warnings)
+        warnings.extend(_psize_warnings(conn, join.psizes))
         for src in conn.sources:
             sources.append(SourceReport(conn.index, src.metafile, src.rows, join.count, src.provides, src.order_only))
     warnings.extend(_lineage_warnings(layout))
-    warnings.extend(_psize_warnings(layout, psizes))
     repeated = _repeated_uids(joined)
     if repeated:
         warnings.append(
@@ -142,8 +142,9 @@ def join_export(layout: ExportLayout) -> tuple[ExportReport, list[JoinedConnecti
 def join_connection(conn: ConnectionLayout, layout: ExportLayout, psizes: dict[str, list[float]] | None = None
                     ) -> JoinedConnection:
     """The inner join on uid of every file ``conn`` reads (none of them may repeat a uid); zero
-    rows left is a result here (``count == 0``), for the caller to refuse."""
-    psizes = {} if psizes is None else psizes
+    rows left is a result here (``count == 0``), for the caller to refuse. The pixel sizes of the
+    blob and of alignments taken from another output than the blob (a swap) are read on the way
+    (``JoinedConnection.psizes``; also merged into ``psizes`` when given)."""
     primary = conn.sources[conn.primary]
     stats = _psize_fields(conn, layout)
     others = [i for i, src in enumerate(conn.sources) if i != conn.primary and not src.order_only]
@@ -153,10 +154,12 @@ def join_connection(conn: ConnectionLayout, layout: ExportLayout, psizes: dict[s
     uid_columns = _parallel([
         (lambda i=i, k=k: _read_uids(conn.sources[i], stats.get(i, {}), found_stats[k])) for k, i in enumerate(indices)
     ])
+    spans: dict[str, list[float]] = {}
     for collected in found_stats:
         for name, (low, high) in collected.items():
-            span = psizes.setdefault(name, [low, high])
-            span[0], span[1] = min(span[0], low), max(span[1], high)
+            for into in (spans, psizes) if psizes is not None else (spans,):
+                span = into.setdefault(name, [low, high])
+                span[0], span[1] = min(span[0], low), max(span[1], high)
     u_primary = uid_columns[0]
     perm = np.argsort(u_primary)  # uids are unique (checked below), so no stable sort is needed
     sorted_uids = u_primary[perm]
@@ -186,7 +189,7 @@ def join_connection(conn: ConnectionLayout, layout: ExportLayout, psizes: dict[s
     del maps
     out_uids = u_primary[kept]
     if len(kept) == 0:
-        return JoinedConnection(conn, rows, 0, out_uids, [], overlaps)
+        return JoinedConnection(conn, rows, 0, out_uids, [], overlaps, spans)
     warnings = []
     order_source = conn.sources[conn.order]
     if order_source.order_only:
@@ -203,7 +206,7 @@ def join_connection(conn: ConnectionLayout, layout: ExportLayout, psizes: dict[s
                 f"{conn.label}: {len(out_uids) - found} row(s) are not in {order_source.metafile}; "
                 "they follow the others in the order of the first bound file"
             )
-    return JoinedConnection(conn, rows, len(kept), out_uids, warnings, overlaps)
+    return JoinedConnection(conn, rows, len(kept), out_uids, warnings, overlaps, spans)
 
 
 def _lookup(sorted_uids: np.ndarray, uids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -286,14 +289,35 @@ def _repeated_uids(joined: list[JoinedConnection]) -> int:
 
 
 # pixel sizes ---------------------------------------------------------------------------------
+#
+# ``alignments*/shift`` is in pixels of ``alignments*/psize_A``: readers that need the shift in Å
+# multiply the two (cryoDRGN's and cryosparc-tools-based readers do), and CryoSPARC keeps both
+# when it swaps in full-size particles itself (Extract's "Particles small" → "Particles" blob,
+# Downsample). So the export keeps the values as they are and says so; only tools that take the
+# shift as pixels of the particle images (STAR conversions, cryoDRGN's parse_pose_csparc with the
+# new box) must rescale, by alignments psize / blob psize. The comparison is made only where the
+# blob and the alignments come from different outputs: without a swap the two pixel sizes can
+# differ by design (heterogeneous refinement aligns at its own, smaller box) and nothing is wrong.
+
+
+def _swapped(conn: ConnectionLayout, layout: ExportLayout) -> list[str]:
+    """The alignment prefixes of ``conn`` whose result comes from another output than its blob's."""
+    blob = conn.origin("blob")
+    if blob is None:
+        return []
+    return [
+        prefix for prefix, where in conn.origins
+        if where != blob and layout.types.get(prefix, "").split(".", 1)[-1] in ALIGNMENT_DTYPES
+    ]
 
 
 def _psize_fields(conn: ConnectionLayout, layout: ExportLayout) -> dict[int, dict[str, str]]:
-    """Per source index: source field → output field, for the psize_A columns worth comparing."""
-    wanted = {
-        f"{prefix}/psize_A" for prefix, kind in layout.types.items()
-        if kind.split(".", 1)[-1] in ("blob", *ALIGNMENT_DTYPES)
-    }
+    """Per source index: source field → output field, for the psize_A columns worth comparing
+    (none when no alignment comes from another output than the blob: nothing is read then)."""
+    swapped = _swapped(conn, layout)
+    if not swapped:
+        return {}
+    wanted = {f"{prefix}/psize_A" for prefix in ("blob", *swapped)}
     found: dict[int, dict[str, str]] = {}
     for i, src in enumerate(conn.sources):
         for col in src.columns:
@@ -302,18 +326,16 @@ def _psize_fields(conn: ConnectionLayout, layout: ExportLayout) -> dict[int, dic
     return found
 
 
-def _psize_warnings(layout: ExportLayout, psizes: dict[str, list[float]]) -> list[str]:
+def _psize_warnings(conn: ConnectionLayout, psizes: dict[str, list[float]]) -> list[str]:
     blob = psizes.get("blob/psize_A")
     if not blob:
         return []
     warnings = []
     for name, values in psizes.items():
         prefix = name.split("/", 1)[0]
-        if name == "blob/psize_A" or layout.types.get(prefix, "").split(".", 1)[-1] not in ALIGNMENT_DTYPES:
+        if name == "blob/psize_A" or _close(blob, values):
             continue
-        if _close(blob, values):
-            continue
-        warnings.append(_psize_text(prefix, blob, values))
+        warnings.append(_psize_text(conn, prefix, blob, values))
     return warnings
 
 
@@ -326,19 +348,27 @@ def _span(values: list[float]) -> str:
     return f"{low:.4f} Å" if math.isclose(low, high, rel_tol=1e-6) else f"{low:.4f}–{high:.4f} Å"
 
 
-def _psize_text(prefix: str, blob: list[float], align: list[float]) -> str:
-    """Explain how the shifts relate when the new images have another pixel size; values stay unchanged."""
+def psize_factor(blob_psize: float, align_psize: float) -> float:
+    """What a shift in pixels of the alignments' images is multiplied by to be in pixels of the
+    blob's images: shift_px × align_psize = shift in Å = new_shift_px × blob_psize."""
+    return align_psize / blob_psize
+
+
+def _psize_text(conn: ConnectionLayout, prefix: str, blob: list[float], align: list[float]) -> str:
+    """What the user does about it: nothing for CryoSPARC; a rescale, by the factor given, for
+    conversions that read shifts in pixels of the particle images."""
     text = (
-        f"pixel sizes differ: blob/psize_A {_span(blob)}, {prefix}/psize_A {_span(align)}; values exported unchanged. "
-        f"{prefix}/shift is in pixels of the images the poses were found on"
+        f"{conn.label}: pixel sizes differ: blob/psize_A {_span(blob)} (blob from {conn.origin('blob')}), "
+        f"{prefix}/psize_A {_span(align)} ({prefix} from {conn.origin(prefix)}); values exported unchanged. "
+        f"CryoSPARC needs nothing: it reads {prefix}/shift in pixels of {prefix}/psize_A, which is kept, "
+        f"so the poses fit the new images as they are. Only a conversion that takes {prefix}/shift as pixels "
+        f"of the particle images (a .star file, cryoDRGN) must rescale: "
     )
-    if math.isclose(blob[0], blob[1], rel_tol=1e-6) and math.isclose(align[0], align[1], rel_tol=1e-6) and blob[0]:
-        factor = f"{align[0]:.4f}/{blob[0]:.4f} = {align[0] / blob[0]:.4f}"
-        text += f": for the new images multiply {prefix}/shift by {factor}"
-    else:
-        text += f": for the new images multiply {prefix}/shift by {prefix}/psize_A / blob/psize_A, row by row"
-    # Whether CryoSPARC itself rescales via the kept psize_A is not confirmed from public code.
-    return text + f" ({prefix}/psize_A is kept; tools that read shifts as blob pixels, e.g. .star converters, need it)"
+    fixed = math.isclose(blob[0], blob[1], rel_tol=1e-6) and math.isclose(align[0], align[1], rel_tol=1e-6)
+    if fixed and blob[0]:
+        factor = f"{align[0]:.4f}/{blob[0]:.4f} = {psize_factor(blob[0], align[0]):.4f}"
+        return text + f"multiply {prefix}/shift by {prefix}/psize_A / blob/psize_A = {factor}"
+    return text + f"multiply {prefix}/shift by {prefix}/psize_A / blob/psize_A, row by row (the pixel sizes vary)"
 
 
 # reading source files -------------------------------------------------------------------------

@@ -56,10 +56,15 @@ class ConnectionLayout:
     notes: tuple[str, ...] = ()
     unreadable: tuple[str, ...] = ()  # a preview's bindings whose file cannot be read: "J5/x.cs: missing"
     skipped: tuple[str, ...] = ()  # passthrough results left out because they have no stored files
+    origins: tuple[tuple[str, str], ...] = ()  # (output prefix, "JOB.OUTPUT" its result comes from)
 
     @property
     def label(self) -> str:
         return f"connection {self.index} ({self.job}.{self.output})"
+
+    def origin(self, prefix: str) -> str | None:
+        """``JOB.OUTPUT`` the result exported as ``prefix`` comes from (None: not exported)."""
+        return next((where for name, where in self.origins if name == prefix), None)
 
 
 @dataclass(frozen=True)
@@ -154,6 +159,7 @@ def _lay_out_connection(
     taken: set[str] = set()
     unreadable: list[str] = []
     skipped: list[str] = []
+    origins: list[tuple[str, str]] = []
     bindings = list(conn.slot_bindings) + list(conn.passthrough)
     for binding in bindings:
         prefix = binding.slot or binding.ref.result
@@ -183,6 +189,7 @@ def _lay_out_connection(
                 f"(its prefixes: {present}); the job document and the file disagree"
             )
         taken.add(prefix)
+        origins.append((prefix, f"{binding.ref.job}.{binding.ref.output}"))
         entry = files.setdefault(path, {"metafile": metafile, "columns": [], "provides": []})
         for name in fields:
             out = prefix + name[len(binding.ref.result):]
@@ -212,7 +219,7 @@ def _lay_out_connection(
         for path, entry in files.items()
     )
     conn_layout = ConnectionLayout(index, conn.job, conn.output, sources, order, primary, tuple(notes),
-                                   tuple(unreadable), tuple(skipped))
+                                   tuple(unreadable), tuple(skipped), tuple(origins))
     return conn_layout, fields_out, types
 
 
