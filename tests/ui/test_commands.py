@@ -74,7 +74,7 @@ def test_parse_finds_the_command_and_its_arguments(text, command_id, args):
     [
         ("", "empty command; try 'help'"),
         ("frobnicate", "unknown command 'frobnicate'; commands: target, job, yank, put, put!, candidates, connect, clear, version, "
-                       "undo, redo, write, help, quit"),
+                       "undo, redo, write, messages, help, quit"),
         ("put", "usage: put INPUT.N.SLOT"),
         ("undo now", "usage: undo"),
         ("write", "usage: write export DIR"),

@@ -92,6 +92,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
                 "write export DIR [NAME] | write plan FILE | write script FILE | write apply  (--force replaces)",
                 "write the rebinding out", ("w",), 1, 4, show=True),
     CommandSpec("command-line", "Command", "colon", key_display=":"),
+    CommandSpec("messages", "Messages", "m", "messages", "messages", "the last 100 status messages with their times"),
     CommandSpec("help", "Help", "question_mark,f1", "help", "help", "show every key and command", show=True,
                 key_display="?"),
     CommandSpec("quit", "Quit", "q", "quit", "quit", "leave csrebind (asks when edits are not written)", ("q",),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from textual import events
 from textual.app import App
 
 from ..core.config import Settings, load_settings
@@ -32,6 +33,12 @@ class CsRebindApp(App):
         self.project_path = project_path
         self.settings = settings or load_settings()
         self.main_screen = MainScreen(project_path, plan)
+        self.key_presses = 0  # a status message stays until the next key press
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key):
+            self.key_presses += 1
+        await super().on_event(event)
 
     def on_mount(self) -> None:
         if self.settings.keymap:

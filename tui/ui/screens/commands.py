@@ -13,7 +13,7 @@ from ...core.candidates import check_slot
 from ...core.refs import ResultRef, SlotAddress, check_job_uid, parse_version
 from ..joins import PutCheck
 from .candidates import CandidatesScreen
-from .dialogs import CommandLine, Confirm, VersionPicker
+from .dialogs import CommandLine, Confirm, Message, VersionPicker
 from .help import HelpScreen
 
 PANES = ("jobs", "outputs", "inputs")
@@ -216,6 +216,9 @@ class MainCommands:
                 self.run_command(text)
 
         self.app.push_screen(CommandLine(initial), entered)
+
+    def command_messages(self) -> None:
+        self.app.push_screen(Message("Messages (newest last)", self.status.history_text()))
 
     def command_help(self) -> None:
         self.app.push_screen(HelpScreen(dict(self.app._keymap)))
