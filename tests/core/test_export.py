@@ -531,18 +531,7 @@ def test_stacked_connections(stacked_project, tmp_path):
 
     only = run_export(project, session.input("particles"), tmp_path, "second", connection=1)
     assert np.load(tmp_path / "second.cs")["uid"].tolist() == second["uid"].tolist() and only.rows == 80
-
-    session.put_group("particles", "J1", "particles")  # J1 twice: repeated uids are reported
-    layout = lay_out_export(project, session.input("particles"))
-    assert any("appear in more than one connection" in w for w in prepare_export(project, layout).report.warnings)
-
-
-def test_stacked_connections_must_agree_on_columns(stacked_project, tmp_path):
-    session = EditSession(stacked_project, "J3")
-    session.put_group("particles", "J4", "particles")
-    with pytest.raises(ExportError, match=r"cannot be stacked.*connection 2 \(J4\.particles\) lacks location/"):
-        run_export(stacked_project, session.input("particles"), tmp_path / "out", "three")
-    assert not (tmp_path / "out").exists()
+    # fields that differ and repeated uids: tests/core/test_stacking.py
 
 
 def test_disjoint_uids_are_reported_as_another_lineage(stacked_project, tmp_path):

@@ -7,7 +7,9 @@ name, exact ``name/`` match) are taken and renamed to the slot name where they d
 (``alignments_class_2/…`` → ``alignments3D/…``); passthroughs keep their result name and never
 override an explicitly bound slot. Files shared by several results are read once. Rows are
 inner-joined on ``uid`` in the order of the connection's source output; several connections
-are stacked in connection order, as CryoSPARC appends them.
+are stacked in connection order, as cryosparc-tools' ``Dataset.append_many`` stacks them: the
+fields every connection has with the same type are kept, the others dropped and listed, and
+repeated uids refused unless the input allows repeats (``repeat_allowed``).
 
 Three steps, each usable alone (the UI shows the report before anything is written), one
 module each:

@@ -58,6 +58,7 @@ class ExportReport:
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # passthroughs left out: no stored files
+    dropped: list[str] = field(default_factory=list)  # fields left out of stacked connections, with why
     cs_path: Path | None = None
     csg_path: Path | None = None
     bytes_written: int = 0
@@ -80,6 +81,7 @@ class ExportReport:
             out.append("  rows per connection: " + ", ".join(str(n) for n in self.rows_per_connection))
         out.extend(f"  note: {n}" for n in self.notes)
         out.extend(f"  skipped: {s}" for s in self.skipped)
+        out.extend(f"  dropped: {d}" for d in self.dropped)
         out.extend(f"  warning: {w}" for w in self.warnings)
         if self.cs_path is not None:
             out.append(f"  wrote {self.cs_path} ({self.bytes_written} bytes) and {self.csg_path}")
@@ -124,17 +126,24 @@ def join_export(layout: ExportLayout) -> tuple[ExportReport, list[JoinedConnecti
             sources.append(SourceReport(conn.index, src.metafile, src.rows, join.count, src.provides, src.order_only))
     warnings.extend(_lineage_warnings(layout))
     repeated = _repeated_uids(joined)
+    if repeated and not layout.repeat_allowed:
+        raise ExportError(
+            f"input {layout.input}: {repeated} uid(s) appear in more than one connection, and the input does not "
+            "allow repeats (repeat_allowed is false); cryosparc-tools' Dataset.append_many refuses to stack "
+            "repeated uids unless repeat_allowed. Remove the connection that repeats particles, or export one "
+            "connection at a time (--connection N); nothing written"
+        )
     if repeated:
         warnings.append(
-            f"{repeated} uid(s) appear in more than one connection; CryoSPARC appends connections and may refuse "
-            "repeated uids (cryosparc-tools Dataset.append does unless repeat_allowed)"
+            f"{repeated} uid(s) appear in more than one connection; kept, since input {layout.input} allows "
+            "repeats (repeat_allowed), as cryosparc-tools' Dataset.append_many(repeat_allowed=True) keeps them"
         )
     for join in joined:
         join.uids = None
     report = ExportReport(
         input=layout.input, target=layout.target, sources=sources, rows_per_connection=[j.count for j in joined],
         columns=layout.columns, types=dict(layout.types), description=layout.description, warnings=warnings,
-        notes=list(layout.notes), skipped=list(layout.skipped),
+        notes=list(layout.notes), skipped=list(layout.skipped), dropped=list(layout.dropped),
     )
     return report, joined
 
@@ -291,7 +300,7 @@ def _repeated_uids(joined: list[JoinedConnection]) -> int:
 # pixel sizes ---------------------------------------------------------------------------------
 #
 # ``alignments*/shift`` is in pixels of ``alignments*/psize_A``: readers that need the shift in Å
-# multiply the two (cryoDRGN's and cryosparc-tools-based readers do), and CryoSPARC keeps both
+# multiply the two (public cryosparc-tools-based readers do), and CryoSPARC keeps both
 # when it swaps in full-size particles itself (Extract's "Particles small" → "Particles" blob,
 # Downsample). So the export keeps the values as they are and says so; only tools that take the
 # shift as pixels of the particle images (STAR conversions, cryoDRGN's parse_pose_csparc with the

@@ -10,7 +10,7 @@ leaves out results without metafiles when all slots are loaded; the layout lists
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -81,6 +81,8 @@ class ExportLayout:
     version: str
     notes: tuple[str, ...] = ()
     skipped: tuple[str, ...] = ()  # why each left-out passthrough was left out, one line each
+    dropped: tuple[str, ...] = ()  # fields left out of stacked connections: "NAMES: not in connection 1 (…)"
+    repeat_allowed: bool = False  # the input takes the same output twice: stacked uids may repeat
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -117,7 +119,10 @@ def lay_out_export(
         field_lists.append(fields)
         for prefix, kind in conn_types.items():
             types.setdefault(prefix, kind)
-    dtype = _unify(group.name, connections, field_lists)
+    dtype, dropped = _unify(group.name, connections, field_lists)
+    if dropped:
+        kept = set(dtype.names)
+        connections = [_keep_columns(conn_layout, kept) for conn_layout in connections]
     skipped = {conn_layout.index: conn_layout.skipped for conn_layout in connections}
     prefixes = {name.split("/", 1)[0] for name in dtype.names if name != "uid"}
     types = {prefix: kind for prefix, kind in types.items() if prefix in prefixes}
@@ -132,7 +137,9 @@ def lay_out_export(
         types=types,
         description=_description(group, target, chosen, skipped),
         version=_cryosparc_version(project, target, chosen),
-        notes=tuple(note for conn_layout in connections for note in conn_layout.notes),
+        notes=tuple(note for conn_layout in connections for note in conn_layout.notes) + ((STACKED_NOTE,) if dropped else ()),
+        dropped=tuple(dropped),
+        repeat_allowed=group.repeat_allowed,
         skipped=tuple(
             f"{group.name}.{conn_layout.index} passthrough {ref}: {SKIPPED_REASON}"
             for conn_layout in connections for ref in conn_layout.skipped
@@ -303,38 +310,78 @@ def _order_file(
     return path, metafile, None
 
 
+STACKED_NOTE = (
+    "connections stacked as cryosparc-tools' Dataset.append_many stacks them: only the fields every "
+    "connection has, with the same type, are kept (in the first connection's order); the rest are dropped"
+)
+
+
 def _unify(input_name: str, connections: list[ConnectionLayout], field_lists: list[list[tuple[str, np.dtype]]]
-           ) -> np.dtype:
-    """One output dtype for stacked connections: same columns, same dtypes (strings may differ in width)."""
+           ) -> tuple[np.dtype, list[str]]:
+    """One output dtype for stacked connections, as cryosparc-tools' ``Dataset.append_many`` makes
+    it (``common_fields``: the (name, type, shape) every dataset has, in the first one's order):
+    a field some connection lacks, or has with another type or shape, is dropped, and listed as
+    ``NAMES: why``. Strings may differ in width (cryosparc-tools holds them as Python objects, so
+    they never differ there): the widest is kept."""
     first = field_lists[0]
-    names = [name for name, _ in first]
-    merged = dict(first)
-    problems: list[str] = []
-    for conn_layout, fields in zip(connections[1:], field_lists[1:]):
-        these = dict(fields)
-        missing = [n for n in names if n not in these]
-        extra = [n for n in these if n not in merged]
-        if missing:
-            problems.append(f"{conn_layout.label} lacks {', '.join(missing)}")
-        if extra:
-            problems.append(f"{conn_layout.label} has {', '.join(extra)}, which {connections[0].label} lacks")
-        for name, dt in these.items():
-            if name not in merged:
-                continue
-            base = merged[name]
-            if dt == base:
-                continue
-            if dt.base.kind == "S" and base.base.kind == "S" and dt.shape == base.shape:
-                merged[name] = dt if dt.itemsize > base.itemsize else base
-            else:
-                problems.append(f"{name} is {_dtype_text(base)} in {connections[0].label} but {_dtype_text(dt)} in {conn_layout.label}")
-    if problems:
+    if len(field_lists) == 1:
+        return np.dtype(first), []
+    tables = [dict(fields) for fields in field_lists]
+    names = list(dict.fromkeys(name for fields in field_lists for name, _ in fields))
+    kept: list[tuple[str, np.dtype]] = []
+    reasons: dict[str, list[str]] = {}  # why → fields, in first-seen order
+    for name in names:
+        lacking = [c.label for c, table in zip(connections, tables) if name not in table]
+        if lacking:
+            reasons.setdefault(f"not in {', '.join(lacking)}", []).append(name)
+            continue
+        types = [table[name] for table in tables]
+        merged = _same_type(types)
+        if merged is None:
+            kinds = ", ".join(f"{_dtype_text(dt)} in {c.label}" for c, dt in zip(connections, types))
+            reasons.setdefault(f"types differ ({kinds})", []).append(name)
+            continue
+        kept.append((name, merged))
+    if len(kept) <= 1:  # uid alone
         raise ExportError(
-            f"input {input_name}: the connections cannot be stacked into one file because their columns differ: "
-            + "; ".join(problems)
-            + ". Bind the same kinds of results on every connection, or export one connection at a time"
+            f"input {input_name}: the connections share no field but uid, so stacking them as cryosparc-tools "
+            "does would keep nothing else; bind the same kinds of results on every connection, or export one "
+            "connection at a time"
         )
-    return np.dtype([(name, merged[name]) for name in names])
+    return np.dtype(kept), [f"{', '.join(fields)}: {why}" for why, fields in reasons.items()]
+
+
+def _same_type(types: list[np.dtype]) -> np.dtype | None:
+    """The one type of a field in every connection (strings: the widest), or None when they differ."""
+    base = types[0]
+    for dt in types[1:]:
+        if dt == base:
+            continue
+        if dt.base.kind == "S" and base.base.kind == "S" and dt.shape == base.shape:
+            base = dt if dt.itemsize > base.itemsize else base
+        else:
+            return None
+    return base
+
+
+def _keep_columns(conn: ConnectionLayout, kept: set[str]) -> ConnectionLayout:
+    """``conn`` with only the columns the stacked output keeps. A source whose columns are all
+    dropped still takes part in the join (CryoSPARC joins each connection before appending), and
+    its ``provides`` lines say what was dropped."""
+    prefixes = {name.split("/", 1)[0] for name in kept}
+    sources = []
+    for src in conn.sources:
+        provides = tuple(
+            line if _provided_prefix(line) in prefixes else f"{line} (dropped: not stacked with the other connections)"
+            for line in src.provides
+        )
+        sources.append(replace(src, columns=tuple(c for c in src.columns if c.output in kept), provides=provides))
+    return replace(conn, sources=tuple(sources))
+
+
+def _provided_prefix(line: str) -> str:
+    """``passthrough location ← J9.particles.location.F`` → ``location``."""
+    return line.removeprefix("passthrough ").split(" ← ", 1)[0]
 
 
 def _dtype_text(dt: np.dtype) -> str:
