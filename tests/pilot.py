@@ -78,9 +78,10 @@ async def alignments_highlighted(pilot):
 
 
 async def version_picker(pilot):
+    """The picker with every version's change from the one stored before (measured in a worker)."""
     screen = await alignments_highlighted(pilot)
     await pilot.press("v")
-    await pilot.pause()
+    await settle(pilot)
     return screen
 
 
