@@ -28,10 +28,19 @@ STATUS_MARK = {
 }
 
 
-def job_label(job: Job, repeat: bool = False) -> Text:
+# Deeper lineage is shown flat at this depth, each row naming its parent: a chain of thousands of
+# jobs would otherwise push every label off the pane (2 columns of guides per level).
+MAX_DEPTH = 8
+
+
+def job_label(job: Job, repeat: bool = False, parent: str | None = None) -> Text:
+    """``J12 ● building Local Refinement``; ``parent`` is named when the row is not indented
+    under it (past MAX_DEPTH)."""
     text = Text()
     text.append(job.uid, style="bold")
     text.append(" ")
+    if parent is not None:
+        text.append(f"←{parent} ", style="dim")
     if job.broken:
         text.append(f"broken: {job.error}", style="bold red")
         return text
@@ -57,11 +66,13 @@ class JobTree(PaneTree[str]):
     def __init__(self, **kwargs) -> None:
         super().__init__("jobs", **kwargs)
         self.first_node: dict[str, object] = {}
+        self.depth: dict[str, int] = {}  # of each job's first row (1 = top level)
         self.missing_parents: set[str] = set()  # parents not shown yet when a child was added
 
     def reset(self) -> None:
         self.clear()
         self.first_node = {}
+        self.depth = {}
         self.missing_parents = set()
 
     def populate(self, project: Project, by_workspace: bool) -> None:
@@ -86,10 +97,18 @@ class JobTree(PaneTree[str]):
         self.missing_parents.update(p for p in job.parents if p not in self.first_node and p != job.uid)
         if not shown:
             self.first_node[job.uid] = self.root.add_leaf(job_label(job), data=job.uid)
+            self.depth[job.uid] = 1
             return
-        self.first_node[job.uid] = self._open(self.first_node[shown[0]]).add_leaf(job_label(job), data=job.uid)
+        self.first_node[job.uid], self.depth[job.uid] = self._add_under(shown[0], job, repeat=False)
         for parent in shown[1:]:
-            self._open(self.first_node[parent]).add_leaf(job_label(job, repeat=True), data=job.uid)
+            self._add_under(parent, job, repeat=True)
+
+    def _add_under(self, parent: str, job: Job, repeat: bool):
+        """A row for ``job`` under ``parent``'s first row, or beside it (naming it) at MAX_DEPTH."""
+        node, depth = self.first_node[parent], self.depth[parent]
+        if depth >= MAX_DEPTH:
+            return node.parent.add_leaf(job_label(job, repeat, parent=parent), data=job.uid), depth
+        return self._open(node).add_leaf(job_label(job, repeat), data=job.uid), depth + 1
 
     @staticmethod
     def _open(node):
