@@ -168,3 +168,21 @@ def test_journal_writes_from_threads_end_with_the_newest(tmp_path):
     for thread in threads:
         thread.join()
     assert [p["target"] for p in load_journal(tmp_path)] == ["J40"]
+
+
+def test_slot_versions_step_and_set_as_edits(bench):
+    bench.set_target("J12")
+    poses = SlotAddress.parse("particles.0.alignments3D")
+    assert bench.step_slot_version(poses, -1) == (
+        "particles.0.alignments3D: J9.particles.alignments3D.F → J9.particles.alignments3D.5"
+    )
+    assert bench.step_slot_version(poses, -10).endswith("→ J9.particles.alignments3D.0")
+    with pytest.raises(CsRebindError, match="already at the oldest version of J9.particles.alignments3D"):
+        bench.step_slot_version(poses, -1)
+    assert bench.set_slot_version(poses, 3).endswith("→ J9.particles.alignments3D.3")
+    with pytest.raises(RefError, match="version 4 is not stored"):
+        bench.set_slot_version(poses, 4)
+    with pytest.raises(CsRebindError, match="particles.0.sym_expand is empty"):
+        bench.step_slot_version(SlotAddress.parse("particles.0.sym_expand"), 1)
+    assert bench.undo() and str(bench.session.binding(poses).ref) == "J9.particles.alignments3D.0"
+    assert bench.picks == {}  # the outputs pane's picks are not touched

@@ -90,6 +90,31 @@ class Workbench:
     def step_pick(self, result: OutputResult, step: int) -> str:
         return self.set_pick(result, result.step_version(self.pick(result), step))
 
+    # --- the version of a slot's binding (v, [ and ] on the inputs pane) -------------------------
+
+    def slot_binding(self, address: SlotAddress) -> tuple[ResultRef, OutputResult]:
+        """The highlighted slot's bound reference and its result, or why its version cannot change."""
+        binding = self.require_session().binding(address)
+        if binding is None:
+            raise CsRebindError(f"{address.local} is empty: put a result into it first (p, or c for candidates)")
+        result = self.project.result(binding.ref)
+        if not result.complete:
+            raise CsRebindError(f"{binding.ref}: the result has no stored versions")
+        return binding.ref, result
+
+    def set_slot_version(self, address: SlotAddress, version: Version) -> str:
+        """Bind the slot's result at ``version`` (an undoable edit, like a put)."""
+        ref, _ = self.slot_binding(address)
+        return str(self.require_session().put(address, ref.at(version)))
+
+    def step_slot_version(self, address: SlotAddress, step: int) -> str:
+        ref, result = self.slot_binding(address)
+        version = result.step_version(ref.version, step)
+        if version == ref.version:
+            end = "oldest" if step < 0 else "newest (F)"
+            raise CsRebindError(f"{address.local} is already at the {end} version of {ref.at(FINAL).short}")
+        return self.set_slot_version(address, version)
+
     def yank(self, result: OutputResult) -> None:
         self.register = self.picked_ref(result)
 

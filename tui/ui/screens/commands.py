@@ -179,11 +179,21 @@ class MainCommands:
             raise CsRebindError("highlight a result with stored versions")
         return result
 
+    def _focused_slot(self) -> SlotAddress | None:
+        """The highlighted slot when the inputs pane has the focus: versions then act on it."""
+        return self.inputs.current_slot if self.inputs.has_focus else None
+
     def command_step_version(self, step: int) -> None:
+        address = self._focused_slot()
+        if address is not None:
+            return self._put(address, self.bench.step_slot_version(address, step), go_to=False)
         result = self._result_with_versions()
         self.set_version(result, self.bench.step_pick(result, step))
 
     def command_version_picker(self, text: str | None = None) -> None:
+        address = self._focused_slot()
+        if address is not None:
+            return self._slot_version_picker(address, text)
         if text is not None:  # :version F|N
             result = self.outputs.current_result
             if result is None:
@@ -197,6 +207,17 @@ class MainCommands:
                 self.guarded(lambda: self.set_version(result, self.bench.set_pick(result, version)))
 
         self.app.push_screen(VersionPicker(result, self.bench.pick(result)), picked)
+
+    def _slot_version_picker(self, address: SlotAddress, text: str | None) -> None:
+        """On a slot: bind its result at another version (an edit; the join is checked)."""
+        def chosen(version) -> None:
+            if version is not None:
+                self.guarded(lambda: self._put(address, self.bench.set_slot_version(address, version), go_to=False))
+
+        if text is not None:
+            return chosen(parse_version(text))
+        ref, result = self.bench.slot_binding(address)
+        self.app.push_screen(VersionPicker(result, ref.version), chosen)
 
     # --- write, help, quit -----------------------------------------------------------------
 
