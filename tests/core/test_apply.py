@@ -2,14 +2,19 @@
 
 CryoSPARC is commercial and cannot run here, so the server is a recording stand-in whose
 methods carry the *installed* cryosparc-tools signatures (JobController, ProjectController,
-CryoSPARC.__init__): every call is bound with ``inspect.Signature.bind`` against the real
-library, so a misspelled keyword or a missing argument fails the test. What the server then
-does with a call is not tested.
+CryoSPARC.__init__, and for ``cs.api.jobs.reconnect`` the library's own declaration in
+``cryosparc/api.pyi``): every call is bound with ``inspect.Signature.bind`` against the real
+library, so a misspelled keyword or a missing argument fails the test. Given the job's groups,
+the stand-in also keeps the connections as a server would (:class:`ServerState`), so a test can
+check what a sequence of calls leaves behind; what a real server does is not tested.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import importlib.machinery
+import importlib.util
 import inspect
 import os
 import runpy
@@ -31,7 +36,7 @@ from conftest import REPO
 from tui.core.errors import ApplyError, CsRebindError, ExportError
 from tui.core.live import (
     JOB_METHOD_DEFAULTS, JOB_METHOD_PARAMETERS, ApplyReport, ConnectionSettings, Operation, accepts_source_version,
-    apply_plan, call_arguments, default_client_factory, operations, redact, render_script,
+    apply_plan, call_arguments, default_client_factory, operations, planned_call, redact, render_script,
 )
 from tui.core.live import adapter as adapter_module
 from tui.core.model import Binding, Connection, InputGroup, InputSlot
@@ -77,20 +82,149 @@ def job_class(api: type = JobController) -> type:
     return type("RecordingJob", (), namespace)
 
 
+@functools.cache
+def declared_jobs_api() -> type:
+    """``JobsAPI`` as the installed cryosparc-tools declares it in ``cryosparc/api.pyi``, the stub
+    its run-time endpoints are generated to match, executed as a module (inside the cryosparc
+    package, for its relative imports) so :func:`inspect.signature` reads the real declaration."""
+    import cryosparc
+
+    path = Path(cryosparc.__file__).with_name("api.pyi")
+    name = "cryosparc._declared_api_for_tests"
+    loader = importlib.machinery.SourceFileLoader(name, str(path))
+    spec = importlib.util.spec_from_file_location(name, path, loader=loader)
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module.JobsAPI
+
+
+def endpoints_class(names: tuple[str, ...] = ("reconnect",)) -> type:
+    """An ``api.jobs`` namespace whose endpoints ``names`` have the declared signatures and record."""
+    api = declared_jobs_api()
+    return type("RecordingJobsAPI", (), {n: _recording_method(n, inspect.signature(getattr(api, n))) for n in names})
+
+
+class ServerState:
+    """The connections of the target job's inputs as the stand-in keeps them, in cryosparc-tools'
+    own models: a list per input, where connect appends, reconnect replaces connection N,
+    disconnect N removes it and the later ones move up one (CryoSPARC keeps a list; that a real
+    server closes the gap is assumed here, not verified). A new connection gets a marker result
+    in every slot (the server's own slot matching is not documented), so a slot csrebind forgot
+    to set or clear shows up."""
+
+    MARKER = "server-default"
+
+    def __init__(self, groups) -> None:
+        self.inputs = server_inputs(groups)
+        self.slots = {g.name: [s.name for s in g.slots] for g in groups}
+
+    def connections(self, name: str) -> list:
+        return self.inputs[name].connections
+
+    def _fresh(self, name: str, job: str, output: str) -> ServerConnection:
+        return ServerConnection(job_uid=job, output=output, results=[
+            ServerInputResult(name=slot, dtype=self.MARKER, job_uid=job, output=output, result=self.MARKER, version="F")
+            for slot in self.slots[name]
+        ])
+
+    @staticmethod
+    def _index(connections: list, index: int) -> int:
+        if not isinstance(index, int) or not 0 <= index < len(connections):
+            raise IndexError(f"no connection {index!r} (there are {len(connections)})")
+        return index
+
+    def connect(self, name: str, job: str, output: str) -> None:
+        self.connections(name).append(self._fresh(name, job, output))
+
+    def reconnect(self, name: str, index: int, job: str, output: str) -> None:
+        connections = self.connections(name)
+        connections[self._index(connections, index)] = self._fresh(name, job, output)
+
+    def disconnect(self, name: str, index: int) -> None:
+        connections = self.connections(name)
+        del connections[self._index(connections, index)]
+
+    def connect_result(self, name: str, index: int, slot: str, job: str, output: str, result: str,
+                       version="F") -> None:
+        connections = self.connections(name)
+        connection = connections[self._index(connections, index)]
+        kept = [r for r in connection.results if r.name != slot]
+        dtype = next((r.dtype for r in connection.results if r.name == slot), slot)
+        kept.append(ServerInputResult(name=slot, dtype=dtype, job_uid=job, output=output, result=result,
+                                      version=version))
+        connection.results = kept
+
+    def disconnect_result(self, name: str, index: int, slot: str) -> None:
+        connections = self.connections(name)
+        connection = connections[self._index(connections, index)]
+        connection.results = [r for r in connection.results if r.name != slot]
+
+    def job_call(self, name: str, a: dict) -> None:
+        """A Job method call (cryosparc-tools' JobController parameter names)."""
+        if name == "connect":
+            self.connect(a["target_input"], a["source_job_uid"], a["source_output"])
+        elif name == "disconnect":
+            self.disconnect(a["target_input"], a["connection_idx"])
+        elif name == "connect_result":
+            self.connect_result(a["target_input"], a["connection_idx"], a["slot"], a["source_job_uid"],
+                                a["source_output"], a["source_result"], a.get("source_version", "F"))
+        elif name == "disconnect_result":
+            self.disconnect_result(a["target_input"], a["connection_idx"], a["slot"])
+        else:
+            self.endpoint_call(name, a)
+
+    def endpoint_call(self, name: str, a: dict) -> None:
+        """An ``api.jobs`` endpoint call (the parameter names declared in cryosparc/api.pyi)."""
+        if name == "reconnect":
+            self.reconnect(a["input_name"], a["connection_index"], a["source_job_uid"], a["source_output_name"])
+        elif name == "connect":
+            self.connect(a["input_name"], a["source_job_uid"], a["source_output_name"])
+        elif name == "disconnect":
+            self.disconnect(a["input_name"], a["connection_index"])
+        elif name == "connect_result":
+            self.connect_result(a["input_name"], a["connection_index"], a["result_name"], a["source_job_uid"],
+                                a["source_output_name"], a["source_result_name"], a.get("source_result_version", "F"))
+        elif name == "disconnect_result":
+            self.disconnect_result(a["input_name"], a["connection_index"], a["result_name"])
+        else:
+            raise AssertionError(f"the stand-in does not model {name}")
+
+    def snapshot(self) -> dict:
+        return {name: [(c.job_uid, c.output, {r.name: f"{r.job_uid}.{r.output}.{r.result}.{r.version}"
+                                              for r in c.results if r.name})
+                       for c in group.connections]
+                for name, group in self.inputs.items()}
+
+
+def expected_state(groups) -> dict:
+    """:meth:`ServerState.snapshot` of ``groups`` as csrebind means them (slots only)."""
+    return {g.name: [(c.job, c.output, {b.slot: str(b.ref) for b in c.slot_bindings}) for c in g.connections]
+            for g in groups}
+
+
 class FakeServer:
-    """The CryoSPARC client, project and job in one recorder."""
+    """The CryoSPARC client, project and job in one recorder. With ``groups`` (the target's inputs
+    as loaded) it keeps their connections in :attr:`state` and changes them call by call; the job's
+    client offers ``cs.api.jobs.reconnect`` unless ``reconnect`` is False (an older CryoSPARC)."""
 
     def __init__(self, status: str = "building", fail_on: int | None = None, error: BaseException | None = None,
-                 api: type = JobController, inputs: dict | None = None) -> None:
+                 api: type = JobController, inputs: dict | None = None, groups=None, reconnect: bool = True) -> None:
         self.calls: list[tuple[str, dict]] = []
         self.lookups: list[tuple[str, str]] = []
         self.settings: list[ConnectionSettings] = []
         self.fail_on, self.error = fail_on, error
+        self.state = ServerState(groups) if groups is not None else None
         self.job = job_class(api)()
         self.job.server = self
         self.job.status = status
         if inputs is not None:
             self.job.inputs = inputs
+        elif self.state is not None:
+            self.job.inputs = self.state.inputs
+        endpoints = endpoints_class(("reconnect",) if reconnect else ())()
+        endpoints.server = self
+        self.api = types.SimpleNamespace(jobs=endpoints)
+        self.job.cs = self
         self._find_project = inspect.signature(CryoSPARC.find_project)
         self._find_job = inspect.signature(ProjectController.find_job)
 
@@ -98,6 +232,8 @@ class FakeServer:
         self.calls.append((name, arguments))
         if self.fail_on is not None and len(self.calls) == self.fail_on:
             raise self.error or RuntimeError("server said no")
+        if self.state is not None:
+            self.state.job_call(name, arguments)
         return True
 
     def factory(self, settings: ConnectionSettings) -> "FakeServer":
@@ -483,6 +619,10 @@ def _stand_in_tools(server: FakeServer, made: list) -> types.ModuleType:
         def find_project(self, *args, **kwargs):
             return server.find_project(*args, **kwargs)
 
+        @property
+        def api(self):
+            return server.api
+
     module.CryoSPARC = StandIn
     return module
 
@@ -494,8 +634,20 @@ def _run_script(path: Path, server: FakeServer, monkeypatch) -> list:
     return made
 
 
-def _script_calls(ops):
-    return [call_arguments(op, source_version=op.kind == "connect_result" and op.source.version != "F") for op in ops]
+def _script_calls(ops, project_uid="P3", job_uid="J12"):
+    """What the stand-in records for the script's calls: the bound arguments of each planned call."""
+    calls = []
+    for op in ops:
+        call = planned_call(op, project_uid, job_uid,
+                            source_version=op.kind == "connect_result" and op.source.version != "F")
+        if call.owner == "job":
+            calls.append((call.name, call.keywords))
+        else:
+            signature = inspect.signature(getattr(declared_jobs_api(), call.name))
+            arguments = dict(signature.bind(None, *call.args, **call.keywords).arguments)
+            arguments.pop("self")
+            calls.append((call.name, arguments))
+    return calls
 
 
 def test_script_is_valid_python_and_makes_the_same_calls(demo_project, tmp_path, monkeypatch, capsys):
@@ -624,11 +776,18 @@ def test_operations_new_connection_sets_every_slot(demo_project):
 def test_operations_replaced_connection(demo_project):
     session = EditSession(load_project(demo_project), "J12")
     session.put_group("volume", "J8", "volume_class_0", connection=0)
-    assert operations(session.loaded, session.inputs) == [
+    map_ = Operation("connect_result", "volume", 0, "map", source=ResultRef("J8", "volume_class_0", "map", "F"))
+    assert operations(session.loaded, session.inputs, in_place=False) == [
         Operation("disconnect", "volume", 0),
         Operation("connect", "volume", 0, source_job="J8", source_output="volume_class_0"),
-        Operation("connect_result", "volume", 0, "map", source=ResultRef("J8", "volume_class_0", "map", "F")),
+        map_,
     ]
+    assert operations(session.loaded, session.inputs, in_place=True) == [
+        Operation("reconnect", "volume", 0, source_job="J8", source_output="volume_class_0"),
+        map_,
+    ]
+    # the installed cryosparc-tools (5.0.3) declares api.jobs.reconnect: in place by default
+    assert operations(session.loaded, session.inputs) == operations(session.loaded, session.inputs, in_place=True)
 
 
 def test_operations_cleared_slot(demo_project):
@@ -649,10 +808,12 @@ def _particles(*sources: tuple[str, str]) -> InputGroup:
 def test_operations_removed_connections_go_from_the_highest_index_down():
     loaded = (_particles(("J5", "particles"), ("J6", "particles"), ("J7", "particles_selected")),)
     last_removed = (_particles(("J5", "particles"), ("J6", "particles")),)
-    assert operations(loaded, last_removed) == [Operation("disconnect", "particles", 2)]
+    for in_place in (True, False):
+        assert operations(loaded, last_removed, in_place=in_place) == [Operation("disconnect", "particles", 2)]
 
     first_removed = (_particles(("J6", "particles"), ("J7", "particles_selected")),)
-    ops = operations(loaded, first_removed)
+    assert operations(loaded, first_removed, in_place=True) == [Operation("disconnect", "particles", 0)]
+    ops = operations(loaded, first_removed, in_place=False)
     assert ops[:3] == [Operation("disconnect", "particles", i) for i in (2, 1, 0)]
     assert ops[3:] == [
         Operation("connect", "particles", 0, source_job="J6", source_output="particles"),
@@ -663,11 +824,12 @@ def test_operations_removed_connections_go_from_the_highest_index_down():
                   source=ResultRef("J7", "particles_selected", "blob", "F")),
         Operation("disconnect_result", "particles", 1, "ctf"),
     ]
-    # and every one of them is a call the installed library accepts
-    server = FakeServer()
+    # and every one of them is a call the installed library accepts, leaving what was meant
+    server = FakeServer(groups=loaded)
     plan = {"format": "csrebind-plan", "format_version": 1, "project": {"uid": "P3"}, "target": "J12"}
     assert apply_plan(plan, ops, settings=SETTINGS, client_factory=server.factory).ok
     assert [c[1]["connection_idx"] for c in server.calls if c[0] == "disconnect"] == [2, 1, 0]
+    assert server.state.snapshot() == expected_state(first_removed)
 
 
 # --- hygiene -----------------------------------------------------------------------------------------

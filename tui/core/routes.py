@@ -156,7 +156,10 @@ class PendingApply:
 
     @property
     def details(self) -> str:
-        return "\n".join(op.describe() for op in self.ops)
+        """Every call that ``run`` will make, in order, with its arguments (under the change it makes)."""
+        from .live import describe_plan_calls
+
+        return describe_plan_calls(self.session.to_plan(), self.ops)
 
     def run(self, *, check_server_state: bool = True):
         """Send the operations; raises ApplyError when nothing was applied."""

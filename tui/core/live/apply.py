@@ -16,7 +16,9 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 from ..errors import ApplyError
 from ..model import InputGroup
 from ..planfile import plan_target
-from .adapter import accepts_source_version, call_arguments, installed_job_api, job_status, unsupported
+from .adapter import (
+    accepts_source_version, installed_job_api, invoke, job_status, planned_call, unsupported,
+)
 from .operations import Operation
 from .settings import ConnectionSettings, error_text
 
@@ -141,11 +143,14 @@ def apply_plan(
     status_check: bool = True,
     loaded: Sequence[InputGroup] | None = None,
 ) -> ApplyReport:
-    """Run ``ops`` (from :func:`tui.core.live.operations.operations`) on the plan's target job.
+    """Run ``ops`` (from :func:`tui.core.live.operations.operations`) on the plan's target job:
+    each one is the call :func:`tui.core.live.adapter.planned_call` gives (a Job method, or an
+    ``api.jobs`` endpoint of the job's client for ``reconnect``), the calls the user confirmed.
 
     Refused with :class:`ApplyError`, before any change, when: the plan is not valid; the
     installed cryosparc-tools cannot make one of the calls (e.g. a version other than F without
-    ``source_version``); the server cannot be reached or has no such job; the job is not in
+    ``source_version``); the server has no ``api.jobs.reconnect`` that an in-place replacement
+    needs; the server cannot be reached or has no such job; the job is not in
     ``building`` status (unless ``status_check`` is False); or, with ``loaded`` (the inputs as
     csrebind read them), the server's connections differ from those. Otherwise the operations
     run in order and the first failure stops the run; the returned report says exactly which
@@ -163,10 +168,10 @@ def apply_plan(
     if not ops:
         return report
     for op in ops:
-        call_arguments(op)  # refuses incomplete operations before anything is sent
+        planned_call(op, project_uid, target)  # refuses incomplete operations before anything is sent
     library = installed_job_api()
     if library is not None:
-        problem = unsupported(ops, library)
+        problem = unsupported(ops, library, project_uid=project_uid, job_uid=target)
         if problem:
             raise refuse(problem)
 
@@ -191,7 +196,7 @@ def apply_plan(
                 f"{target} is {status or 'of unknown status'} in CryoSPARC; only a job in building status can "
                 "be changed. Clear the job or clone it (the clone is building), then apply to that job."
             )
-    problem = unsupported(ops, job)
+    problem = unsupported(ops, job, project_uid=project_uid, job_uid=target, server=settings.target)
     if problem:
         raise refuse(problem)
     if loaded is not None:
@@ -206,10 +211,10 @@ def apply_plan(
 
     with_version = accepts_source_version(job)
     for index, op in enumerate(ops):
-        name, kwargs = call_arguments(op, source_version=with_version)
+        call = planned_call(op, project_uid, target, source_version=with_version)
         error: str | None = None
         try:
-            getattr(job, name)(**kwargs)
+            invoke(job, call)
         except (Exception, KeyboardInterrupt) as exc:
             error = error_text(exc, settings.secrets)
         if error is not None:

@@ -1,8 +1,9 @@
 """A plan as a readable Python script that applies it with cryosparc-tools.
 
-The script makes exactly the calls live apply makes (the same adapter table,
-:data:`tui.core.live.adapter.JOB_METHOD_PARAMETERS`), one commented call per operation. It reads the
-connection settings from the environment when it runs and never contains a credential.
+The script makes exactly the calls live apply makes (the same adapter,
+:func:`tui.core.live.adapter.planned_call`: Job methods, and ``cs.api.jobs.reconnect`` for a connection
+replaced in place), one commented call per operation. It reads the connection settings from the
+environment when it runs and never contains a credential.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from ..errors import ApplyError, ExportError, PlanError
 from ..planfile import plan_target
 from ..refs import FINAL
 from ..session import EditSession
-from .adapter import call_arguments
+from .adapter import API_ENDPOINT_PARAMETERS, API_JOBS, planned_call
 from .operations import Operation, operations
 from .settings import DEFAULT_PORT, ENV_EMAIL, ENV_HOST, ENV_LICENSE, ENV_PASSWORD, ENV_PORT, ENV_URL
 
@@ -46,13 +47,20 @@ def _change_for(op: Operation, changes: Sequence[str]) -> str | None:
     return next((c for c in changes if c.startswith(prefix)), None)
 
 
-def _call(op: Operation) -> list[str]:
+def _call(op: Operation, project_uid: str, job_uid: str) -> list[str]:
     # A final version is left to the library's default ("F"): that works with cryosparc-tools 5.x
     # and with 4.7.x, whose connect_result has no source_version. Other versions are passed.
     versioned = op.kind == "connect_result" and op.source is not None and op.source.version != FINAL
-    name, kwargs = call_arguments(op, source_version=versioned)
-    arguments = [f"        {key}={_literal(value)}," for key, value in kwargs.items()]
-    return [f"    job.{name}(", *arguments, "    )"]
+    call = planned_call(op, project_uid, job_uid, source_version=versioned)
+    arguments: list[str] = []
+    if call.owner == API_JOBS:  # positional-only: name each one in a comment
+        names = API_ENDPOINT_PARAMETERS[call.name][0]
+        arguments += [f"        {_literal(value)},  # {name}" for name, value in zip(names, call.args)]
+    else:
+        arguments += [f"        {_literal(value)}," for value in call.args]
+    arguments += [f"        {key}={_literal(value)}," for key, value in call.kwargs]
+    owner = "cs.api.jobs" if call.owner == API_JOBS else "job"
+    return [f"    {owner}.{call.name}(", *arguments, "    )"]
 
 
 def render_script(plan: Mapping[str, Any], ops: Sequence[Operation], *, now: datetime | None = None) -> str:
@@ -71,6 +79,7 @@ def render_script(plan: Mapping[str, Any], ops: Sequence[Operation], *, now: dat
     changes = [str(c) for c in plan.get("changes") or [] if isinstance(c, str)]
     versioned = [op for op in ops if op.kind == "connect_result" and op.source is not None
                  and op.source.version != FINAL]
+    replaced = [op for op in ops if op.kind == "reconnect"]
     total = len(ops)
 
     out: list[str] = [
@@ -99,6 +108,10 @@ def render_script(plan: Mapping[str, Any], ops: Sequence[Operation], *, now: dat
         "#",
         "# A result connected at its final version (F) is passed without source_version: F is the",
         "# library's default, and cryosparc-tools 4.7.x has no such parameter.",
+        *([
+            "# A connection is replaced where it stands with cs.api.jobs.reconnect (CryoSPARC and",
+            "# cryosparc-tools 5.x): the other connections keep their index and slots.",
+        ] if replaced else []),
         "# No credentials are stored in this file.",
         "",
         "import inspect",
@@ -149,9 +162,19 @@ def render_script(plan: Mapping[str, Any], ops: Sequence[Operation], *, now: dat
             f'            "source_version); install cryosparc-tools 5.x. Needed for: {_comment(needed)}. Nothing was done."',
             "        )",
         ]
+    if replaced:
+        out += [
+            "    # Replacing a connection in place needs api.jobs.reconnect (CryoSPARC 5.x).",
+            '    if not hasattr(cs.api.jobs, "reconnect"):',
+            "        sys.exit(",
+            '            "This CryoSPARC has no api.jobs.reconnect, which replaces a connection in place; use "',
+            '            "cryosparc-tools matching this CryoSPARC and write the script again. Nothing was done."',
+            "        )",
+        ]
     for number, op in enumerate(ops, start=1):
         comment = _change_for(op, changes) or op.describe()
-        out += ["", f"    # {_comment(comment)}", f"    step({number}, {_literal(op.describe())})", *_call(op)]
+        out += ["", f"    # {_comment(comment)}", f"    step({number}, {_literal(op.describe())})",
+                *_call(op, project_uid, target)]
     out += [
         "",
         '    print(f"Done: {STEPS} call(s) applied to {JOB_UID}. Check its inputs in CryoSPARC, then queue it.")',
