@@ -28,6 +28,25 @@ def pane_bindings() -> list[Binding]:
     return [Binding(s.keys, s.pane_action, s.description, show=False, id=s.id) for s in COMMANDS if s.pane_action]
 
 
+# The panes' movements as a list's (OptionList) actions: dialogs move with the same keys, and a
+# user's keymap entry for cursor-down (say) moves them too.
+LIST_ACTIONS = {"cursor_down": "cursor_down", "cursor_up": "cursor_up", "scroll_home": "first", "scroll_end": "last"}
+
+
+def list_bindings() -> list[Binding]:
+    """j/k/g/G (as the keymap has them) for every list in a dialog."""
+    return [Binding(s.keys, LIST_ACTIONS[s.pane_action], s.description, show=False, id=s.id)
+            for s in COMMANDS if s.pane_action in LIST_ACTIONS]
+
+
+def scroll_bindings() -> list[Binding]:
+    """The same keys for a scrolled text (help): down, up, top, bottom."""
+    actions = {"cursor_down": "scroll_down", "cursor_up": "scroll_up", "scroll_home": "scroll_home",
+               "scroll_end": "scroll_end"}
+    return [Binding(s.keys, actions[s.pane_action], s.description, show=False, id=s.id)
+            for s in COMMANDS if s.pane_action in actions]
+
+
 def current_keys(spec: CommandSpec, keymap: dict[str, str]) -> str:
     """The keys a binding answers to now: the user's keymap entry replaces the default."""
     keys = keymap.get(spec.id, spec.keys)

@@ -19,6 +19,7 @@ from ...core.candidates import Candidate, list_candidates, measure, rank
 from ...core.refs import ResultRef, SlotAddress
 from ...core.session import EditSession
 from ..failures import ReportsWorkerFailures
+from ..widgets.picklist import PickList
 
 
 class CandidatesMeasured(Message):
@@ -61,13 +62,7 @@ def candidate_label(candidate: Candidate, ref_width: int, keeps_width: int = 0) 
 class CandidatesScreen(ReportsWorkerFailures, ModalScreen[ResultRef | None]):
     """Pick the result to put into ``address``; measuring is cancelled when the screen closes."""
 
-    BINDINGS = [
-        Binding("escape,q", "cancel", "Cancel", id="candidates-cancel"),
-        Binding("j", "move('cursor_down')", "Down", show=False, id="candidates-down"),
-        Binding("k", "move('cursor_up')", "Up", show=False, id="candidates-up"),
-        Binding("g", "move('first')", "First", show=False, id="candidates-first"),
-        Binding("G", "move('last')", "Last", show=False, id="candidates-last"),
-    ]
+    BINDINGS = [Binding("escape,q", "cancel", "Cancel", id="candidates-cancel")]
     BATCH = 8  # candidates measured between two updates of the list
 
     def __init__(self, session: EditSession, address: SlotAddress) -> None:
@@ -84,7 +79,7 @@ class CandidatesScreen(ReportsWorkerFailures, ModalScreen[ResultRef | None]):
         with Vertical(id="dialog"):
             yield Label(f"Candidates for {self.session.target.uid}.{self.address.local} (now {now})",
                         id="candidates-title")
-            yield OptionList(*self._options(), id="candidates")
+            yield PickList(*self._options(), id="candidates")
             yield Label(self._help_text(), id="candidates-help")
 
     def on_mount(self) -> None:
@@ -138,9 +133,6 @@ class CandidatesScreen(ReportsWorkerFailures, ModalScreen[ResultRef | None]):
     def _chosen(self, event: OptionList.OptionSelected) -> None:
         if event.option.id and event.option.id != "none":
             self.dismiss(ResultRef.parse(event.option.id))
-
-    def action_move(self, action: str) -> None:
-        getattr(self.query_one(OptionList), f"action_{action}")()
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
@@ -21,6 +21,7 @@ from ...core.model import OutputResult
 from ...core.project import Project
 from ...core.refs import FINAL, Version
 from ..failures import ReportsWorkerFailures
+from ..widgets.picklist import PickList
 
 
 class Confirm(ModalScreen[bool]):
@@ -76,8 +77,8 @@ class VersionPicker(ReportsWorkerFailures, ModalScreen[Version | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
             yield Label(f"Versions of {self.result.ref().short}", id="picker-title")
-            yield OptionList(*self._options(), id="versions")
-            help_text = "enter pick · esc cancel"
+            yield PickList(*self._options(), id="versions", jump_by_digits=True)
+            help_text = "enter pick · esc cancel · j/k or digits move"
             if self.result.dtype in ALIGNMENT_DTYPES:
                 help_text += " · vs N: median change from version N, the one stored before"
             yield Label(help_text, id="picker-help")
@@ -177,12 +178,15 @@ class CommandLine(ModalScreen[str | None]):
         hints = "  ".join(spec.name for spec in LINE_COMMANDS)
         with Vertical(id="command-box"):
             yield Label(hints, id="command-hints")
-            yield Input(value=self.initial, placeholder="command (help lists them)", id="command-input")
+            # Not selected on focus: the text filled in (``yank ``, ``write export ``) is to type after.
+            yield Input(value=self.initial, placeholder="command (help lists them)", id="command-input",
+                        select_on_focus=False)
 
     def on_mount(self) -> None:
         box = self.query_one(Input)
         box.cursor_blink = False
         box.focus()
+        box.cursor_position = len(box.value)
 
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
@@ -233,11 +237,19 @@ class WriteMenu(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
             yield Label(self.heading, id="write-title")
-            yield OptionList(*[Option(text, id=route) for route, text in WRITE_ROUTES], id="routes")
-            yield Label("enter choose · esc cancel", id="answers")
+            yield PickList(*[Option(f"{n} {text}", id=route) for n, (route, text) in enumerate(WRITE_ROUTES, 1)],
+                           id="routes")
+            yield Label("j/k move · 1–4 or enter choose · esc cancel", id="answers")
 
     def on_mount(self) -> None:
         self.query_one(OptionList).focus()
+
+    def on_key(self, event: events.Key) -> None:
+        """A route's number chooses it at once."""
+        number = int(event.character) if event.character and event.character.isdigit() else 0
+        if 1 <= number <= len(WRITE_ROUTES):
+            event.stop()
+            self.dismiss(WRITE_ROUTES[number - 1][0])
 
     @on(OptionList.OptionSelected)
     def _chosen(self, event: OptionList.OptionSelected) -> None:

@@ -11,7 +11,7 @@ from textual.widgets import Static
 
 from ...core.commands import COMMANDS, LINE_COMMANDS
 from ...core.config import config_path
-from ..commands import current_keys
+from ..commands import current_keys, scroll_bindings
 
 
 def help_rows(keymap: dict[str, str]) -> list[tuple[str, str, str]]:
@@ -39,6 +39,12 @@ def commands_table() -> Table:
     return table
 
 
+class HelpText(VerticalScroll):
+    """The help's scrolled text: j/k/g/G scroll it, as they move the panes."""
+
+    BINDINGS = scroll_bindings()
+
+
 class HelpScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,q,question_mark,f1", "dismiss", "Close", id="help-close")]
 
@@ -47,7 +53,7 @@ class HelpScreen(ModalScreen[None]):
         self.rows = help_rows(keymap)
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll(id="help"):
+        with HelpText(id="help"):
             yield Static("[b]csrebind keys[/b]  (esc closes)")
             yield Static(help_table(self.rows))
             yield Static("\n[b]Commands[/b] (type : then a command)")
@@ -56,6 +62,9 @@ class HelpScreen(ModalScreen[None]):
                 f"\nRemap keys in {config_path()}:\n  keymap:\n    yank: c\n"
                 "A keymap entry replaces the default keys of that binding id."
             )
+
+    def on_mount(self) -> None:
+        self.query_one(HelpText).focus()
 
     def action_dismiss(self) -> None:
         self.dismiss(None)
