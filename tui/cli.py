@@ -265,11 +265,13 @@ def cmd_export(options: argparse.Namespace) -> int:
 
     session = _session(options.project, options.job, options.set, options.plan)
     pending = routes.prepare_export(session, options.input, options.out, options.name, connection=options.connection,
-                                    paths=options.paths, force=options.force)
+                                    paths=options.paths, force=options.force, into_imports=options.into_imports)
     for line in pending.report_lines:  # rows kept and dropped, before writing
         print(line, file=sys.stderr)
     report = pending.write()
     print(f"wrote {report.cs_path} and {report.csg_path} ({report.rows} rows)")
+    for line in pending.import_lines():  # the path for Import Result Group (and the copy command first)
+        print(line)
     return EXIT_OK
 
 
@@ -418,11 +420,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", default=[], metavar="SLOT=REF",
                    help="bind a slot first, e.g. particles.0.blob=J5.particles.blob.F (repeatable)")
     p.add_argument("--plan", help="start from a saved plan")
-    p.add_argument("--out", required=True, help="output folder (outside the project directory)")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--out", help="output folder (outside the project directory)")
+    where.add_argument("--into-imports", action="store_true",
+                       help="write into a new folder PROJECT/imports/NAME/, the one place inside the project csrebind "
+                            "writes (never an existing folder), and print the path to give Import Result Group")
     p.add_argument("--name", help="file name stem (default: JOB_INPUT_rebound)")
     p.add_argument("--paths", choices=["keep", "absolute"], default="keep",
                    help="absolute: rewrite blob/path, location/micrograph_path... to absolute paths")
-    p.add_argument("--force", action="store_true", help="replace an existing NAME.cs / NAME.csg")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing NAME.cs / NAME.csg (not with --into-imports: its folder must be new)")
 
     p = command("preview", cmd_preview, "show what CryoSPARC would load for each input of JOB: rows per file, "
                 "rows kept by the join on uid (exit 1 when a connection keeps none); writes nothing")

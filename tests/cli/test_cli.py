@@ -238,6 +238,55 @@ def test_export_command_errors(demo_project, tmp_path, capsys):
     assert code == 0
 
 
+def test_export_into_imports_prints_the_path_for_import_result_group(demo_project, tmp_path, capsys):
+    import shutil
+
+    root = demo_project.resolve()
+    folder = root / "imports" / "mine"
+    before = tree_digest(demo_project)
+    args = ("export", str(demo_project), "J12", "particles", "--set", "particles.0.blob=J5.particles.blob.F")
+    code, out, err = run(capsys, *args, "--into-imports", "--name", "mine")
+    assert code == 0, err
+    assert out.splitlines() == [
+        f"wrote {folder / 'mine.cs'} and {folder / 'mine.csg'} (1000 rows)",
+        f"Import Result Group path: {folder / 'mine.csg'}",
+    ]
+    assert "1000 kept, 500 dropped" in err
+    written = tree_digest(demo_project)
+    code, out, err = run(capsys, *args, "--into-imports", "--name", "mine", "--force")  # never over a folder
+    assert code == 1 and out == ""
+    assert err == (f"csrebind: {folder} already exists; --into-imports only creates a new folder and never writes "
+                   "into or replaces one (not even with --force): choose another name\n")
+    assert tree_digest(demo_project) == written
+    code, _, err = run(capsys, *args, "--into-imports", "--name", "../J12/mine")
+    assert code == 1 and "'../J12/mine' is not a usable export name" in err
+    shutil.rmtree(root / "imports")  # the only thing written: the rest is as it was
+    assert tree_digest(demo_project) == before
+
+
+def test_export_elsewhere_prints_the_copy_command(demo_project, tmp_path, capsys):
+    root = demo_project.resolve()
+    out_dir = tmp_path / "out"
+    code, out, err = run(capsys, "export", str(demo_project), "J12", "particles", "--out", str(out_dir), "--name", "mine")
+    assert code == 0, err
+    assert out.splitlines() == [
+        f"wrote {out_dir / 'mine.cs'} and {out_dir / 'mine.csg'} (1000 rows)",
+        "to import it, copy it into the project first (or export with --into-imports): "
+        f"mkdir -p {root}/imports/mine && cp {out_dir}/mine.cs {out_dir}/mine.csg {root}/imports/mine/",
+        f"Import Result Group path: {root}/imports/mine/mine.csg",
+    ]
+    assert not (demo_project / "imports").exists()
+
+
+def test_export_needs_out_or_into_imports(demo_project, tmp_path, capsys):
+    args = ("export", str(demo_project), "J12", "particles")
+    code, _, err = run(capsys, *args)
+    assert code == 2 and "one of the arguments --out --into-imports is required" in err
+    code, _, err = run(capsys, *args, "--out", str(tmp_path / "o"), "--into-imports")
+    assert code == 2 and "argument --into-imports: not allowed with argument --out" in err
+    assert not (tmp_path / "o").exists() and not (demo_project / "imports").exists()
+
+
 def test_no_command_writes_inside_the_project(demo_project, tmp_path, capsys, monkeypatch):
     """Every command leaves CryoSPARC's files byte for byte as they were."""
     before = tree_digest(demo_project)

@@ -66,6 +66,27 @@ def test_export_route_refuses_inside_the_project(demo_project):
         routes.prepare_export(session, "particles", demo_project / "exports")
 
 
+@pytest.mark.parametrize("case", ["folder exists", "imports is a link", "bad name"])
+def test_into_imports_refusals_are_the_same_in_core_and_cli(case, demo_project, tmp_path, capsys):
+    from digest import tree_digest
+
+    name = "mine"
+    if case == "folder exists":
+        (demo_project / "imports" / name).mkdir(parents=True)
+    elif case == "imports is a link":
+        (tmp_path / "elsewhere").mkdir()
+        (demo_project / "imports").symlink_to(tmp_path / "elsewhere")
+    else:
+        name = "../mine"
+    before = tree_digest(demo_project)
+    with pytest.raises(ExportError) as refused:
+        routes.prepare_export(session_for(demo_project, "J12"), "particles", name=name, into_imports=True)
+    assert main(["export", str(demo_project), "J12", "particles", "--into-imports", "--name", name]) == 1
+    assert capsys.readouterr().err == f"csrebind: {refused.value}\n"
+    assert tree_digest(demo_project) == before
+    assert case != "imports is a link" or not list((tmp_path / "elsewhere").iterdir())
+
+
 def test_plan_and_script_all_or_nothing(demo_project, tmp_path):
     session = session_for(demo_project, "J12", "particles.0.blob=J5.particles.blob")
     (tmp_path / "apply.py").write_text("keep me")

@@ -60,6 +60,8 @@ def test_bindings_carry_the_table_ids():
         ("x particles.0.ctf", "clear-slot", ("particles.0.ctf",)),
         ("v 3", "version-picker", ("3",)),
         ("write export '/tmp/a b' NAME --force", "write", ("export", "/tmp/a b", "NAME", "--force")),
+        ("write export --into-imports", "write", ("export", "--into-imports")),
+        ("w export --into-imports NAME --force", "write", ("export", "--into-imports", "NAME", "--force")),
         ("q", "quit", ()),
     ],
 )
@@ -81,6 +83,10 @@ def test_parse_finds_the_command_and_its_arguments(text, command_id, args):
         ("write nowhere x", "write what? write export DIR"),
         ("write plan", "usage: write export DIR"),
         ("write apply extra", "usage: write export DIR"),
+        ("write export --into-imports NAME extra", "usage: write export DIR [NAME] | write export --into-imports [NAME]"),
+        ("write plan --into-imports p.json", "--into-imports is for write export only: write export --into-imports [NAME]"),
+        ("write --into-imports", "usage: write export DIR"),
+        ("write 'export --into-imports'", "write what?"),
         ("yank 'J5", "cannot read"),
     ],
 )

@@ -89,8 +89,10 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("undo", "Undo", "u", "undo", "undo", "undo the last edit", ("u",), show=True),
     CommandSpec("redo", "Redo", "ctrl+r", "redo", "redo", "redo the last undone edit"),
     CommandSpec("write", "Write", "w", "write",
-                "write export DIR [NAME] | write plan FILE | write script FILE | write apply  (--force replaces)",
-                "write the rebinding out", ("w",), 1, 4, show=True),
+                "write export DIR [NAME] | write export --into-imports [NAME] | write plan FILE | write script FILE | "
+                "write apply  (--force replaces)",
+                "write the rebinding out; export --into-imports writes into a new folder PROJECT/imports/NAME/ and "
+                "says the path to give Import Result Group", ("w",), 1, 4, show=True),
     CommandSpec("command-line", "Command", "colon", key_display=":"),
     CommandSpec("messages", "Messages", "m", "messages", "messages", "the last 100 status messages with their times"),
     CommandSpec("help", "Help", "question_mark,f1", "help", "help", "show every key and command", show=True,
@@ -101,7 +103,9 @@ COMMANDS: tuple[CommandSpec, ...] = (
 BY_ID = {spec.id: spec for spec in COMMANDS}
 LINE_COMMANDS = tuple(spec for spec in COMMANDS if spec.name)  # the : line's, in table order
 BY_NAME = {spec.name: spec for spec in LINE_COMMANDS} | {a: spec for spec in LINE_COMMANDS for a in spec.aliases}
-WRITE_ARGS = {"export": (2, 3), "plan": (2, 2), "script": (2, 2), "apply": (1, 1)}
+# words of each ``:write`` form, the route included and --force not counted
+INTO_IMPORTS = "--into-imports"
+WRITE_ARGS = {"export": (2, 3), f"export {INTO_IMPORTS}": (1, 2), "plan": (2, 2), "script": (2, 2), "apply": (1, 1)}
 
 
 @dataclass(frozen=True)
@@ -135,11 +139,15 @@ def parse_command(text: str) -> Invocation:
 
 def _check_write(args: tuple[str, ...]) -> None:
     usage = BY_ID["write"].usage
-    args = tuple(a for a in args if a != "--force")
+    into_imports = INTO_IMPORTS in args
+    args = tuple(a for a in args if a not in ("--force", INTO_IMPORTS))
     if not args:
         raise CommandError(f"usage: {usage}")
-    if args[0] not in WRITE_ARGS:
+    if args[0] not in WRITE_ARGS or " " in args[0]:  # a route, not a form typed as one quoted word
         raise CommandError(f"write what? {usage}")
-    low, high = WRITE_ARGS[args[0]]
+    form = f"{args[0]} {INTO_IMPORTS}" if into_imports else args[0]
+    if form not in WRITE_ARGS:
+        raise CommandError(f"{INTO_IMPORTS} is for write export only: write export {INTO_IMPORTS} [NAME]")
+    low, high = WRITE_ARGS[form]
     if not low <= len(args) <= high:
         raise CommandError(f"usage: {usage}")

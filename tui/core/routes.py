@@ -77,13 +77,15 @@ def default_destination(session: EditSession, route: str, input_name: str) -> li
 
 @dataclass
 class PendingExport:
-    """An export joined and reported on, not yet written."""
+    """An export joined and reported on, not yet written: into ``out`` (outside the project), or
+    with ``into_imports`` into the new folder ``out`` = ``<project>/imports/NAME``."""
 
     prepared: Any  # export.PreparedExport
     out: Path
     stem: str
     paths: str
     force: bool
+    into_imports: bool = False
 
     @property
     def report_lines(self) -> list[str]:
@@ -91,24 +93,54 @@ class PendingExport:
 
     @property
     def question(self) -> str:
-        return f"Write {self.prepared.report.rows:,} rows to {self.out / self.stem}.cs and .csg?"
+        rows = self.prepared.report.rows
+        if self.into_imports:
+            return (f"Write {rows:,} rows into a new folder {self.out}/ ({self.stem}.cs and .csg) "
+                    "for Import Result Group?")
+        return f"Write {rows:,} rows to {self.out / self.stem}.cs and .csg?"
+
+    def import_lines(self) -> list[str]:
+        """How the export gets into the project with Import Result Group (which takes a path inside
+        it): for an export written elsewhere, first the command that copies it into
+        ``<project>/imports/NAME/``; then the path to give Import Result Group."""
+        from .destination import copy_into_imports_command, import_result_group_path
+
+        project_dir = self.prepared.project.path
+        path = f"Import Result Group path: {import_result_group_path(project_dir, self.stem)}"
+        if self.into_imports:
+            return [path]
+        out = Path(os.path.abspath(self.out))
+        command = copy_into_imports_command(project_dir, out / f"{self.stem}.cs", out / f"{self.stem}.csg", self.stem)
+        return [f"to import it, copy it into the project first (or export with --into-imports): {command}", path]
 
     def write(self, progress: Callable[[int, int], None] | None = None):
+        if self.into_imports:
+            return self.prepared.write_into_imports(self.stem, paths=self.paths, progress=progress)
         return self.prepared.write(self.out, self.stem, paths=self.paths, force=self.force, progress=progress)
 
 
 def prepare_export(
-    session: EditSession, input_name: str, out_dir: str | os.PathLike, name: str | None = None, *,
-    connection: int | None = None, paths: str = "keep", force: bool = False,
+    session: EditSession, input_name: str, out_dir: str | os.PathLike | None = None, name: str | None = None, *,
+    connection: int | None = None, paths: str = "keep", force: bool = False, into_imports: bool = False,
 ) -> PendingExport:
+    """Check the destination, lay out and join the export; nothing is written. With
+    ``into_imports`` (and no ``out_dir``) it goes into a new folder ``<project>/imports/NAME/``."""
     from . import export
-    from .destination import check_export_destination
+    from .destination import check_export_destination, check_imports_destination
+    from .errors import ExportError
 
     group = session.input(input_name)
     stem = name or export.default_name(session.target.uid, group.name)
-    out, stem = check_export_destination(session.project.path, Path(out_dir).expanduser(), stem, force=force)
+    if into_imports:
+        if out_dir is not None:
+            raise ExportError("give either an output folder or --into-imports, not both")
+        out, stem = check_imports_destination(session.project.path, stem)
+    elif out_dir is None:
+        raise ExportError("give an output folder outside the project, or --into-imports")
+    else:
+        out, stem = check_export_destination(session.project.path, Path(out_dir).expanduser(), stem, force=force)
     layout = export.lay_out_export(session.project, group, connection=connection, target=session.target.uid)
-    return PendingExport(export.prepare_export(session.project, layout), out, stem, paths, force)
+    return PendingExport(export.prepare_export(session.project, layout), out, stem, paths, force, into_imports)
 
 
 # --- plan and script ----------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..core import routes
+from ..core.commands import INTO_IMPORTS
 from ..core.errors import CsRebindError
 from ..core.session import EditSession
 from .messages import ConfirmWrite, WriteOutcome
@@ -45,9 +46,11 @@ class WriteOut:
 
     def start(self, session: EditSession, args: tuple[str, ...], export_input: Callable[[], str]) -> None:
         """``:write ROUTE …`` (the parser has checked the arguments)."""
-        force = "--force" in args
-        route, *rest = (a for a in args if a != "--force")
-        if route == "export":
+        force, into_imports = "--force" in args, INTO_IMPORTS in args
+        route, *rest = (a for a in args if a not in ("--force", INTO_IMPORTS))
+        if route == "export" and into_imports:  # write export --into-imports [NAME]
+            self._export(session, export_input(), None, rest[0] if rest else None, force, into_imports=True)
+        elif route == "export":
             self._export(session, export_input(), Path(rest[0]).expanduser(), rest[1] if len(rest) > 1 else None, force)
         elif route in ("plan", "script"):
             self._file(session, route, Path(rest[0]).expanduser(), force)
@@ -74,13 +77,16 @@ class WriteOut:
 
     # --- export: report first, write after a yes ---------------------------------------------
 
-    def _export(self, session: EditSession, input_name: str, out_dir: Path, name: str | None, force: bool) -> None:
+    def _export(self, session: EditSession, input_name: str, out_dir: Path | None, name: str | None, force: bool,
+                into_imports: bool = False) -> None:
         def prepare() -> None:
             try:
-                pending = routes.prepare_export(session, input_name, out_dir, name, force=force)
+                pending = routes.prepare_export(session, input_name, out_dir, name, force=force,
+                                                into_imports=into_imports)
             except (CsRebindError, OSError) as exc:
                 return self._post(WriteOutcome(str(exc), error=True))
-            details = "\n".join(pending.report_lines)
+            # the rows kept and dropped, then how the files get to Import Result Group
+            details = "\n".join([*pending.report_lines, "", *pending.import_lines()])
             self._post(ConfirmWrite(pending.question, details, lambda: self._in_worker(lambda: write(pending))))
 
         def write(pending: routes.PendingExport) -> None:
@@ -88,8 +94,13 @@ class WriteOut:
                 report = pending.write()
             except (CsRebindError, OSError) as exc:
                 return self._post(WriteOutcome(str(exc), error=True))
+            marked = dict(target=session.target.uid, input_name=report.input)  # only this input is written out
+            if pending.into_imports:  # the path to give Import Result Group, in full, in a dialog
+                text = "\n".join([f"{report.rows:,} rows written to {report.cs_path} and {report.csg_path.name}.",
+                                  *pending.import_lines()])
+                return self._post(WriteOutcome(text, title="Exported into the project's imports/", **marked))
             text = f"exported {report.rows:,} rows to {report.cs_path} and {report.csg_path.name}"
-            self._post(WriteOutcome(text, target=session.target.uid, input_name=report.input))  # only this input
+            self._post(WriteOutcome(text, **marked))
 
         self._in_worker(prepare)
 

@@ -22,7 +22,7 @@ import yaml
 from numpy.lib import format as npformat
 
 from ..atomic import atomic_output
-from ..destination import check_export_destination
+from ..destination import check_export_destination, check_imports_destination, create_imports_folder
 from ..errors import CsRebindError, ExportError
 from ..model import InputGroup
 from ..project import Project
@@ -55,6 +55,12 @@ class PreparedExport:
     ) -> ExportReport:
         return _write(self, out_dir, name, paths=paths, force=force, progress=progress)
 
+    def write_into_imports(self, name: str, *, paths: PathMode = "keep", progress: Progress | None = None
+                           ) -> ExportReport:
+        """Write ``NAME.cs`` + ``NAME.csg`` into a new folder ``<project>/imports/NAME/`` (for Import
+        Result Group), made exclusively: an existing folder is refused, and a failure leaves no folder."""
+        return _write(self, None, name, paths=paths, force=False, progress=progress)
+
 
 def prepare_export(project: Project, layout: ExportLayout) -> PreparedExport:
     """Join ``layout`` (see :func:`join_export`) and hold it ready to write; nothing is written yet."""
@@ -78,17 +84,23 @@ def default_name(target: str | None, input_name: str) -> str:
     return f"{target}_{input_name}_rebound" if target else f"{input_name}_rebound"
 
 
-def _write(prepared: PreparedExport, out_dir: str | os.PathLike, name: str, *, paths: PathMode, force: bool,
+def _write(prepared: PreparedExport, out_dir: str | os.PathLike | None, name: str, *, paths: PathMode, force: bool,
            progress: Progress | None) -> ExportReport:
+    """Into ``out_dir`` (outside the project), or with ``out_dir`` None into a new ``<project>/imports/NAME/``."""
     if paths not in PATH_MODES:
         raise ExportError(f"paths must be one of {', '.join(PATH_MODES)}, not {paths!r}")
     layout = prepared.layout
-    out, stem = check_export_destination(prepared.project.path, out_dir, name, force=force)
+    into_imports = out_dir is None
+    if into_imports:
+        out, stem = check_imports_destination(prepared.project.path, name)
+        force = False  # files in a folder made just now: nothing to replace
+    else:
+        out, stem = check_export_destination(prepared.project.path, out_dir, name, force=force)
     cs_path, csg_path = out / f"{stem}.cs", out / f"{stem}.csg"
     dtype = _output_dtype(layout.dtype, _path_widths(prepared.joined, layout, paths))
     project_dir = _dir_bytes(layout.project_path)
     total = sum(j.count for j in prepared.joined)
-    created = _make_dirs(out)
+    created = create_imports_folder(prepared.project.path, stem)[2] if into_imports else _make_dirs(out)
     try:
         with atomic_output(cs_path, overwrite=force) as handle:
             _write_header(handle, dtype, total)
