@@ -210,6 +210,15 @@ def _session(project_dir: str, job: str, sets: list[str], plan_file: str | None)
     return session
 
 
+def _match_spec(options: argparse.Namespace):
+    """--match / --tolerance as an export MatchSpec (None: the join on uid alone)."""
+    if not options.match and options.tolerance is None:
+        return None
+    from .core.export import MatchSpec
+
+    return MatchSpec.parse(options.match, options.tolerance)
+
+
 def _report_changes(session) -> None:
     changes = session.changes()
     print(f"{session.target.uid}: {len(changes)} change(s)", file=sys.stderr)
@@ -264,7 +273,8 @@ def cmd_export(options: argparse.Namespace) -> int:
     from .core import routes
 
     session = _session(options.project, options.job, options.set, options.plan)
-    pending = routes.prepare_export(session, options.input, options.out, options.name, connection=options.connection,
+    pending = routes.prepare_export(session, options.input, options.out, options.name, match=_match_spec(options),
+                                    connection=options.connection,
                                     paths=options.paths, force=options.force, into_imports=options.into_imports)
     for line in pending.report_lines:  # rows kept and dropped, before writing
         print(line, file=sys.stderr)
@@ -296,7 +306,7 @@ def cmd_preview(options: argparse.Namespace) -> int:
     from .core.preview import preview_session
 
     session = _session(options.project, options.job, options.set, options.plan)
-    previews = preview_session(session)
+    previews = preview_session(session, match=_match_spec(options))
     if options.json:
         emit_json({"job": session.target.uid, "connections": [p.to_json() for p in previews]})
     else:
@@ -426,6 +436,14 @@ def build_parser() -> argparse.ArgumentParser:
                        help="write into a new folder PROJECT/imports/NAME/, the one place inside the project csrebind "
                             "writes (never an existing folder), and print the path to give Import Result Group")
     p.add_argument("--name", help="file name stem (default: JOB_INPUT_rebound)")
+    p.add_argument("--match", action="append", default=[], metavar="MODE|SLOT=MODE",
+                   help="join rebound slots on another key than uid (repeatable; SLOT=MODE for one slot): src_uid "
+                        "(symmetry-expanded particles: sym_expand/src_uid -> uid, many to one), location (particles "
+                        "extracted twice: same micrograph, pick within --tolerance px), path (blob/path + blob/idx); "
+                        "ambiguous rows are refused, never guessed; the connection keeps its uids and order")
+    p.add_argument("--tolerance", type=float, metavar="PX",
+                   help="--match location: largest distance between two picks of one particle, in micrograph "
+                        "pixels (default 3)")
     p.add_argument("--paths", choices=["keep", "absolute"], default="keep",
                    help="absolute: rewrite blob/path, location/micrograph_path... to absolute paths")
     p.add_argument("--force", action="store_true",
@@ -435,6 +453,14 @@ def build_parser() -> argparse.ArgumentParser:
                 "rows kept by the join on uid (exit 1 when a connection keeps none); writes nothing")
     p.add_argument("project", help="CryoSPARC project directory")
     p.add_argument("job", help="the target job, e.g. J12")
+    p.add_argument("--match", action="append", default=[], metavar="MODE|SLOT=MODE",
+                   help="as export --match, repeatable (SLOT=MODE for one slot): src_uid "
+                        "(symmetry-expanded particles: sym_expand/src_uid -> uid, many to one), location (particles "
+                        "extracted twice: same micrograph, pick within --tolerance px), path (blob/path + blob/idx); "
+                        "ambiguous rows are refused, never guessed; the connection keeps its uids and order")
+    p.add_argument("--tolerance", type=float, metavar="PX",
+                   help="--match location: largest distance between two picks of one particle, in micrograph "
+                        "pixels (default 3)")
     p.add_argument("--set", action="append", default=[], metavar="SLOT=REF",
                    help="bind a slot first, e.g. particles.0.blob=J5.particles.blob.F (repeatable)")
     p.add_argument("--plan", help="start from a saved plan")

@@ -36,14 +36,24 @@ def check_join(session: EditSession, route: str) -> None:
     """Refuse to write ``route`` while an edited input's join keeps no row."""
     from .preview import join_issues
 
-    errors = [issue for issue in join_issues(session) if issue.severity == "error"]
+    issues = join_issues(session)
+    errors = [issue for issue in issues if issue.severity == "error"]
     if errors:
-        raise CsRebindError(_refusal(f"{route} not written", errors, "nothing was written"))
+        raise CsRebindError(_refusal(f"{route} not written", errors, "nothing was written" + _match_tail(issues)))
 
 
 def _refusal(head: str, errors: list[Issue], tail: str) -> str:
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
     return f"{head}: {errors[0].message}{more}; {tail}"
+
+
+def _match_tail(issues: list[Issue]) -> str:
+    """When an export with --match would keep the rows the join on uid cannot: CryoSPARC joins
+    on uid, so the binding cannot go live; say so and point to the export."""
+    from .preview import LIVE_REFUSAL, match_hints
+
+    hints = match_hints(issues)
+    return f". {hints[0].message}; {LIVE_REFUSAL}" if hints else ""
 
 
 def write_heading(session: EditSession) -> str:
@@ -122,6 +132,7 @@ class PendingExport:
 def prepare_export(
     session: EditSession, input_name: str, out_dir: str | os.PathLike | None = None, name: str | None = None, *,
     connection: int | None = None, paths: str = "keep", force: bool = False, into_imports: bool = False,
+    match: Any = None,
 ) -> PendingExport:
     """Check the destination, lay out and join the export; nothing is written. With
     ``into_imports`` (and no ``out_dir``) it goes into a new folder ``<project>/imports/NAME/``."""
@@ -139,7 +150,8 @@ def prepare_export(
         raise ExportError("give an output folder outside the project, or --into-imports")
     else:
         out, stem = check_export_destination(session.project.path, Path(out_dir).expanduser(), stem, force=force)
-    layout = export.lay_out_export(session.project, group, connection=connection, target=session.target.uid)
+    layout = export.lay_out_export(session.project, group, connection=connection, target=session.target.uid,
+                                   match=match)
     return PendingExport(export.prepare_export(session.project, layout), out, stem, paths, force, into_imports)
 
 
@@ -212,9 +224,10 @@ def prepare_apply(session: EditSession, cryosparc: dict | None = None, *,
             f"{session.target.uid} is {session.target.status}: only a job in building status can be changed "
             "in a live CryoSPARC; write export or plan instead"
         )
-    errors = [issue for issue in validate(session) if issue.severity == "error"]
+    issues = validate(session)
+    errors = [issue for issue in issues if issue.severity == "error"]
     if errors:
-        raise CsRebindError(_refusal("not applied", errors, "nothing was sent"))
+        raise CsRebindError(_refusal("not applied", errors, "nothing was sent" + _match_tail(issues)))
     ops = operations(session.loaded, session.inputs)
     if not ops:
         raise CsRebindError("nothing to apply: no edits against the job as loaded")

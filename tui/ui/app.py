@@ -11,6 +11,7 @@ from textual.app import App
 from ..core.config import Settings, load_settings
 from .commands import CsRebindCommands
 from .failures import failure_text, log_failure
+from .marks import use_monochrome
 from .screens.dialogs import Message
 from .screens.main import MainScreen
 
@@ -30,6 +31,7 @@ class CsRebindApp(App):
 
     def __init__(self, project_path: Path, plan: dict | None = None, settings: Settings | None = None) -> None:
         super().__init__()
+        use_monochrome(self.no_color)  # Textual has read (and removed) NO_COLOR by now
         self.project_path = project_path
         self.settings = settings or load_settings()
         self.main_screen = MainScreen(project_path, plan)

@@ -60,7 +60,8 @@ class JoinPreviews:
         found = next((p for p in event.previews if (p.input, p.index) == (put.address.input, put.address.connection)), None)
         if found is not None and found.empty and not put.forced and bench.retract(event.target, put.state):
             screen.after_edit(None)
-            screen.say(f"put refused: {found.empty}; :put! {put.address.local} keeps it anyway", error=True)
+            hint = f"; {found.match_hint}" if found.match_hint else ""  # e.g. --match src_uid would keep rows
+            screen.say(f"put refused: {found.empty}{hint}; :put! {put.address.local} keeps it anyway", error=True)
             return
         screen.refresh_inputs()
         if found is not None and screen.status.message == put.message:  # still the put's message

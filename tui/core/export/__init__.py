@@ -9,7 +9,10 @@ override an explicitly bound slot. Files shared by several results are read once
 inner-joined on ``uid`` in the order of the connection's source output; several connections
 are stacked in connection order, as cryosparc-tools' ``Dataset.append_many`` stacks them: the
 fields every connection has with the same type are kept, the others dropped and listed, and
-repeated uids refused unless the input allows repeats (``repeat_allowed``).
+repeated uids refused unless the input allows repeats (``repeat_allowed``). When asked
+(``MatchSpec``, ``--match``), a rebound slot's result is matched many-to-one on another key than
+uid — ``sym_expand/src_uid``, the pick location, or ``blob/path`` + ``blob/idx`` — for particles
+symmetry-expanded or extracted twice (match.py); the connection keeps its uids and row order.
 
 Three steps, each usable alone (the UI shows the report before anything is written), one
 module each:
@@ -30,9 +33,11 @@ plus a few index arrays (8-16 bytes per source row), whatever the width of the f
 
 from .join import ExportReport, JoinedConnection, SourceReport, join_connection
 from .layout import Column, ConnectionLayout, ExportLayout, SourceLayout, lay_out_export
+from .match import DEFAULT_TOLERANCE, MATCH_MODES, MatchSpec
 from .write import PATH_MODES, PathMode, PreparedExport, Progress, default_name, prepare_export, run_export
 
 __all__ = [
+    "DEFAULT_TOLERANCE", "MATCH_MODES", "MatchSpec",
     "PATH_MODES", "Column", "ConnectionLayout", "ExportLayout", "ExportReport", "JoinedConnection", "PathMode",
     "PreparedExport", "join_connection",
     "Progress", "SourceLayout", "SourceReport", "default_name", "lay_out_export", "prepare_export", "run_export",

@@ -24,6 +24,7 @@ import numpy as np
 from .. import uids as uid_cache
 from ..errors import CsFileError, ExportError
 from .layout import ConnectionLayout, ExportLayout, SourceLayout
+from .match import KEY_FIELDS, KEY_TEXT, match_keys, match_location, path_keys, pick_position
 
 BLOCK_BYTES = 8 * 2**20  # size of the memory-mapped window when scanning a source file
 ALIGNMENT_DTYPES = ("alignments2D", "alignments3D")
@@ -38,6 +39,7 @@ class SourceReport:
     kept: int  # rows of this file in the export
     provides: tuple[str, ...]
     order_only: bool = False
+    match: str | None = None  # how a matched file's rows were matched, and how many
 
     @property
     def dropped(self) -> int:
@@ -76,6 +78,8 @@ class ExportReport:
                 out.append(f"  c{s.connection} {s.metafile}: {s.rows} rows (row order only)")
             else:
                 out.append(f"  c{s.connection} {s.metafile}: {s.rows} rows, {s.kept} kept, {s.dropped} dropped")
+            if s.match:
+                out.append(f"      {s.match}")
             out.extend(f"      {p}" for p in s.provides)
         if len(self.rows_per_connection) > 1:
             out.append("  rows per connection: " + ", ".join(str(n) for n in self.rows_per_connection))
@@ -99,6 +103,13 @@ class JoinedConnection:
     warnings: list[str] = field(default_factory=list)
     overlaps: list[tuple[SourceLayout, int]] = field(default_factory=list)  # per other source: uids shared with the pivot
     psizes: dict[str, list[float]] = field(default_factory=dict)  # psize_A column → [min, max], when compared
+    matches: dict[int, "MatchReport"] = field(default_factory=dict)  # per matched source index
+
+    def kept_of(self, index: int) -> int:
+        """Rows of source ``index`` in the export (a matched file's row may serve several rows)."""
+        if index in self.matches:
+            return int(np.unique(self.rows[index]).size) if index in self.rows else 0
+        return self.count
 
     @property
     def total(self) -> int:
@@ -106,7 +117,26 @@ class JoinedConnection:
         return self.layout.sources[self.layout.primary].rows
 
     def no_rows_message(self) -> str:
-        return _no_rows_message(self.layout, self.layout.sources[self.layout.primary], self.overlaps)
+        return _no_rows_message(self.layout, self.layout.sources[self.layout.primary], self.overlaps, self.matches)
+
+
+@dataclass(frozen=True)
+class MatchReport:
+    """How the connection's rows found their rows in one matched file."""
+
+    mode: str
+    considered: int  # connection rows it was matched for (those the uid join kept)
+    matched: int
+    ambiguous: int  # several counterparts: refused, dropped
+    unmatched: int  # no counterpart (or no key): dropped
+    tolerance: float | None = None
+
+    def text(self) -> str:
+        within = f" within {self.tolerance:g} px" if self.tolerance is not None else ""
+        return (
+            f"matched on {KEY_TEXT[self.mode]}{within}: {self.matched:,} of {self.considered:,} rows matched, "
+            f"{self.ambiguous:,} ambiguous (refused, never guessed), {self.unmatched:,} without a match (dropped)"
+        )
 
 
 def join_export(layout: ExportLayout) -> tuple[ExportReport, list[JoinedConnection]]:
@@ -122,8 +152,10 @@ def join_export(layout: ExportLayout) -> tuple[ExportReport, list[JoinedConnecti
         joined.append(join)
         warnings.extend(join.warnings)
         warnings.extend(_psize_warnings(conn, join.psizes))
-        for src in conn.sources:
-            sources.append(SourceReport(conn.index, src.metafile, src.rows, join.count, src.provides, src.order_only))
+        for i, src in enumerate(conn.sources):
+            found = join.matches.get(i)
+            sources.append(SourceReport(conn.index, src.metafile, src.rows, join.kept_of(i), src.provides,
+                                        src.order_only, found.text() if found else None))
     warnings.extend(_lineage_warnings(layout))
     repeated = _repeated_uids(joined)
     if repeated and not layout.repeat_allowed:
@@ -156,8 +188,10 @@ def join_connection(conn: ConnectionLayout, layout: ExportLayout, psizes: dict[s
     (``JoinedConnection.psizes``; also merged into ``psizes`` when given)."""
     primary = conn.sources[conn.primary]
     stats = _psize_fields(conn, layout)
-    others = [i for i, src in enumerate(conn.sources) if i != conn.primary and not src.order_only]
-    indices = [conn.primary, *others]
+    others = [i for i, src in enumerate(conn.sources)
+              if i != conn.primary and not src.order_only and src.match == "uid"]
+    matched = [i for i, src in enumerate(conn.sources) if src.match != "uid"]
+    indices = [conn.primary, *others, *matched]
     # uid columns of all sources at once: reading and numpy release the GIL
     found_stats: list[dict[str, list[float]]] = [{} for _ in indices]
     uid_columns = _parallel([
@@ -178,7 +212,7 @@ def join_connection(conn: ConnectionLayout, layout: ExportLayout, psizes: dict[s
     keep = np.ones(len(u_primary), dtype=bool)
     maps: dict[int, np.ndarray] = {}
     overlaps: list[tuple[SourceLayout, int]] = []
-    for i, uids in zip(others, uid_columns[1:]):
+    for i, uids in zip(others, uid_columns[1:1 + len(others)]):
         src = conn.sources[i]
         rows, pos = _lookup(sorted_uids, uids)
         hits = perm[pos]
@@ -190,6 +224,11 @@ def join_connection(conn: ConnectionLayout, layout: ExportLayout, psizes: dict[s
         overlaps.append((src, len(hits)))
         keep &= index >= 0
         maps[i] = index
+    matches: dict[int, MatchReport] = {}
+    for i, uids in zip(matched, uid_columns[1 + len(others):]):
+        index, matches[i] = _match_source(conn, conn.sources[i], uids, u_primary, keep)
+        keep &= index >= 0
+        maps[i] = index
     del sorted_uids, uid_columns
     kept = np.flatnonzero(keep)
     rows = {conn.primary: kept}
@@ -198,7 +237,7 @@ def join_connection(conn: ConnectionLayout, layout: ExportLayout, psizes: dict[s
     del maps
     out_uids = u_primary[kept]
     if len(kept) == 0:
-        return JoinedConnection(conn, rows, 0, out_uids, [], overlaps, spans)
+        return JoinedConnection(conn, rows, 0, out_uids, [], overlaps, spans, matches)
     warnings = []
     order_source = conn.sources[conn.order]
     if order_source.order_only:
@@ -215,7 +254,65 @@ def join_connection(conn: ConnectionLayout, layout: ExportLayout, psizes: dict[s
                 f"{conn.label}: {len(out_uids) - found} row(s) are not in {order_source.metafile}; "
                 "they follow the others in the order of the first bound file"
             )
-    return JoinedConnection(conn, rows, len(kept), out_uids, warnings, overlaps, spans)
+    return JoinedConnection(conn, rows, len(kept), out_uids, warnings, overlaps, spans, matches)
+
+
+# matching on other keys than uid (--match) ----------------------------------------------------
+
+
+def _match_source(conn: ConnectionLayout, src: SourceLayout, src_uids: np.ndarray, u_primary: np.ndarray,
+                  keep: np.ndarray) -> tuple[np.ndarray, MatchReport]:
+    """Per pivot row, the row of ``src`` it matches (-1: none, ambiguous, or already dropped)."""
+    mode = src.match
+    wanted_q, wanted_s = KEY_FIELDS[mode]
+    rows_q = np.flatnonzero(keep)
+    q, valid_q = _keys_by_uid(conn.keys_for(mode), wanted_q, u_primary[rows_q])
+    if mode == "src_uid":
+        s, valid_s = {"uid": src_uids}, np.ones(len(src_uids), dtype=bool)
+    else:
+        s, valid_s = _keys_by_uid(src.keys or src, wanted_s, src_uids)
+    usable = np.flatnonzero(valid_s)  # bound rows with a key
+    s = {name: values[usable] for name, values in s.items()}
+    if mode == "src_uid":
+        found = match_keys(q["sym_expand/src_uid"], s["uid"], valid_q)
+    elif mode == "path":
+        key_q, key_s = path_keys(q["blob/path"], q["blob/idx"], s["blob/path"], s["blob/idx"])
+        found = match_keys(key_q, key_s, valid_q)
+    else:
+        x_q, y_q = pick_position(q["location/micrograph_shape"], q["location/center_x_frac"], q["location/center_y_frac"])
+        x_s, y_s = pick_position(s["location/micrograph_shape"], s["location/center_x_frac"], s["location/center_y_frac"])
+        found = match_location(q["location/micrograph_uid"], x_q, y_q, s["location/micrograph_uid"], x_s, y_s,
+                               conn.tolerance, valid_q)
+    index = np.full(len(u_primary), -1, dtype=np.int64)
+    hit = found.rows >= 0
+    index[rows_q[hit]] = usable[found.rows[hit]]
+    report = MatchReport(mode, len(rows_q), found.matched, found.ambiguous, found.unmatched,
+                         conn.tolerance if mode == "location" else None)
+    return index, report
+
+
+def _keys_by_uid(provider: SourceLayout, fields: tuple[str, ...], uids: np.ndarray
+                 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """``fields`` of ``provider`` for each of ``uids`` (rows it lacks: ``valid`` False)."""
+    columns = _read_fields(provider, ("uid", *fields))
+    own = columns.pop("uid")
+    perm = np.argsort(own)
+    found, pos = _lookup(own[perm], uids)
+    at = np.zeros(len(uids), dtype=np.int64)
+    at[found] = perm[pos]
+    valid = np.zeros(len(uids), dtype=bool)
+    valid[found] = True
+    return {name: values[at] for name, values in columns.items()}, valid
+
+
+def _read_fields(src: SourceLayout, fields: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """Whole columns of a source, copied out block by block."""
+    dtype = src.header.dtype
+    out = {name: np.empty((src.rows, *dtype[name].shape), dtype=dtype[name].base) for name in fields}
+    for start, block in read_blocks(src, 0, src.rows):
+        for name in fields:
+            out[name][start:start + len(block)] = block[name]
+    return out
 
 
 def _lookup(sorted_uids: np.ndarray, uids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -257,12 +354,16 @@ def _order_by(order_source: SourceLayout, uids: np.ndarray) -> tuple[np.ndarray,
     return np.argsort(rank, kind="stable"), len(rows)
 
 
-def _no_rows_message(conn: ConnectionLayout, primary: SourceLayout, overlaps: list[tuple[SourceLayout, int]]) -> str:
+def _no_rows_message(conn: ConnectionLayout, primary: SourceLayout, overlaps: list[tuple[SourceLayout, int]],
+                     matches: dict[int, MatchReport] | None = None) -> str:
     disjoint = [src for src, count in overlaps if count == 0]
-    lines = [f"{conn.label}: no rows left after joining on uid, nothing written."]
+    how = "joining on uid" if not matches else "joining and matching"
+    lines = [f"{conn.label}: no rows left after {how}, nothing written."]
     for src, count in overlaps:
         lines.append(f"{primary.metafile} ({primary.rows} rows) and {src.metafile} ({src.rows} rows) share {count} uid(s).")
-    if disjoint or _sym_expand_mix(conn):
+    for i, found in (matches or {}).items():
+        lines.append(f"{conn.sources[i].metafile} {found.text()}.")
+    if (disjoint or _sym_expand_mix(conn)) and not matches:
         lines.append(_LINEAGE_HINT)
     return " ".join(lines)
 
@@ -272,7 +373,8 @@ _LINEAGE_HINT = (
     "new uids (symmetry expansion keeps the old one in sym_expand/src_uid), so rows cannot be matched on uid. "
     "Bind results that descend from the same particle set (e.g. take blob from the expanded or re-extracted "
     "output itself, or repeat the expansion/extraction on the branch whose results you want), "
-    "or match the particles in a script on sym_expand/src_uid."
+    "or export with a match instead of the uid join: --match src_uid (symmetry-expanded particles), "
+    "--match location or --match path (particles extracted twice)."
 )
 
 
@@ -285,7 +387,7 @@ def _sym_expand_mix(conn: ConnectionLayout) -> bool:
 def _lineage_warnings(layout: ExportLayout) -> list[str]:
     return [
         f"{conn.label}: only some sources carry sym_expand/src_uid; {_LINEAGE_HINT}"
-        for conn in layout.connections if _sym_expand_mix(conn)
+        for conn in layout.connections if _sym_expand_mix(conn) and not conn.matched
     ]
 
 

@@ -19,6 +19,7 @@ from ..csfile import CsHeader, load as load_cs, read_header
 from ..errors import CsFileError, ExportError, RefError
 from ..model import Binding, Connection, InputGroup
 from ..project import Project
+from .match import DEFAULT_TOLERANCE, KEY_FIELDS, MatchSpec
 
 
 
@@ -39,6 +40,8 @@ class SourceLayout:
     provides: tuple[str, ...]  # human-readable: "blob ← J5.particles.blob.F"
     order_only: bool = False  # read only for its uid order (contributes no columns, drops no rows)
     table: np.ndarray | None = field(default=None, repr=False, compare=False)  # decoded CSDAT file
+    match: str = "uid"  # how its rows are joined to the connection's (match.MATCH_MODES)
+    keys: "SourceLayout | None" = None  # where its match keys are read when the file lacks them (same uids)
 
     @property
     def rows(self) -> int:
@@ -57,10 +60,19 @@ class ConnectionLayout:
     unreadable: tuple[str, ...] = ()  # a preview's bindings whose file cannot be read: "J5/x.cs: missing"
     skipped: tuple[str, ...] = ()  # passthrough results left out because they have no stored files
     origins: tuple[tuple[str, str], ...] = ()  # (output prefix, "JOB.OUTPUT" its result comes from)
+    conn_keys: tuple[tuple[str, SourceLayout], ...] = ()  # per match mode: the file of the connection's keys
+    tolerance: float = DEFAULT_TOLERANCE  # --match location, in micrograph pixels
 
     @property
     def label(self) -> str:
         return f"connection {self.index} ({self.job}.{self.output})"
+
+    @property
+    def matched(self) -> bool:
+        return any(src.match != "uid" for src in self.sources)
+
+    def keys_for(self, mode: str) -> SourceLayout:
+        return next(src for m, src in self.conn_keys if m == mode)
 
     def origin(self, prefix: str) -> str | None:
         """``JOB.OUTPUT`` the result exported as ``prefix`` comes from (None: not exported)."""
@@ -83,6 +95,7 @@ class ExportLayout:
     skipped: tuple[str, ...] = ()  # why each left-out passthrough was left out, one line each
     dropped: tuple[str, ...] = ()  # fields left out of stacked connections: "NAMES: not in connection 1 (…)"
     repeat_allowed: bool = False  # the input takes the same output twice: stacked uids may repeat
+    match: MatchSpec | None = None  # joins other than on uid, as asked (--match)
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -91,14 +104,15 @@ class ExportLayout:
 
 def lay_out_export(
     project: Project, group: InputGroup, *, connection: int | None = None, target: str | None = None,
-    preview: bool = False,
+    preview: bool = False, match: MatchSpec | None = None,
 ) -> ExportLayout:
     """Work out what an export of ``group`` reads and writes, from the .cs headers alone.
 
     ``connection`` limits the export to one connection (default: all, stacked in order);
     ``target`` is the uid of the job the input belongs to (used in the description). A
     ``preview`` lays out what can be read of an input being edited: empty slots are left out
-    and unreadable files listed in ``ConnectionLayout.unreadable`` instead of refused."""
+    and unreadable files listed in ``ConnectionLayout.unreadable`` instead of refused. ``match``
+    joins the slots it names (or every rebound slot) on another key than uid (:mod:`.match`)."""
     if not group.connections:
         raise ExportError(f"input {group.name} has no connection; connect an output group to it first")
     if connection is None:
@@ -114,7 +128,7 @@ def lay_out_export(
     field_lists: list[list[tuple[str, np.dtype]]] = []
     types: dict[str, str] = {}
     for index, conn in chosen:
-        conn_layout, fields, conn_types = _lay_out_connection(project, group, index, conn, headers, preview)
+        conn_layout, fields, conn_types = _lay_out_connection(project, group, index, conn, headers, preview, match)
         connections.append(conn_layout)
         field_lists.append(fields)
         for prefix, kind in conn_types.items():
@@ -140,6 +154,7 @@ def lay_out_export(
         notes=tuple(note for conn_layout in connections for note in conn_layout.notes) + ((STACKED_NOTE,) if dropped else ()),
         dropped=tuple(dropped),
         repeat_allowed=group.repeat_allowed,
+        match=match if match is not None and match.active else None,
         skipped=tuple(
             f"{group.name}.{conn_layout.index} passthrough {ref}: {SKIPPED_REASON}"
             for conn_layout in connections for ref in conn_layout.skipped
@@ -149,7 +164,7 @@ def lay_out_export(
 
 def _lay_out_connection(
     project: Project, group: InputGroup, index: int, conn: Connection, headers: dict[Path, _Header],
-    preview: bool = False,
+    preview: bool = False, match: MatchSpec | None = None,
 ) -> tuple[ConnectionLayout, list[tuple[str, np.dtype]], dict[str, str]]:
     where = f"{group.name}.{index}"
     empty = [s.name for s in group.slots if s.required and conn.binding(s.name) is None]
@@ -197,7 +212,15 @@ def _lay_out_connection(
             )
         taken.add(prefix)
         origins.append((prefix, f"{binding.ref.job}.{binding.ref.output}"))
-        entry = files.setdefault(path, {"metafile": metafile, "columns": [], "provides": []})
+        rebound = (binding.ref.job, binding.ref.output) != (conn.job, conn.output)
+        mode = match.for_slot(prefix, rebound) if match is not None and not binding.passthrough else "uid"
+        entry = files.setdefault(path, {"metafile": metafile, "columns": [], "provides": [], "match": mode,
+                                        "ref": binding.ref, "prefix": prefix})
+        if entry["match"] != mode:
+            raise ExportError(
+                f"{where}: {metafile} gives {entry['prefix']} (joined on {entry['match']}) and {prefix} "
+                f"(joined on {mode}); one file is joined one way: give both slots the same --match"
+            )
         for name in fields:
             out = prefix + name[len(binding.ref.result):]
             entry["columns"].append(Column(name, out))
@@ -216,18 +239,111 @@ def _lay_out_connection(
         notes.append(order_note)
     if order_path is not None and order_path not in files:
         files[order_path] = {"metafile": order_metafile, "columns": [], "provides": [], "order_only": True}
+    matching = any(entry.get("match", "uid") != "uid" for entry in files.values())
+    if matching:
+        _pivot_for_match(conn, where, files, order_path, order_note)
     paths = list(files)
     order = paths.index(order_path) if order_path is not None else 0
     primary = order if not files[paths[order]].get("order_only") else 0
     files[paths[primary]]["columns"].insert(0, Column("uid", "uid"))
     sources = tuple(
         SourceLayout(path, entry["metafile"], headers[path][0], tuple(entry["columns"]), tuple(entry["provides"]),
-                   bool(entry.get("order_only")), headers[path][1])
+                     bool(entry.get("order_only")), headers[path][1], entry.get("match", "uid"))
         for path, entry in files.items()
     )
+    conn_keys: tuple[tuple[str, SourceLayout], ...] = ()
+    if matching:
+        sources, conn_keys = _match_keys(project, conn, where, sources, files, headers)
     conn_layout = ConnectionLayout(index, conn.job, conn.output, sources, order, primary, tuple(notes),
-                                   tuple(unreadable), tuple(skipped), tuple(origins))
+                                   tuple(unreadable), tuple(skipped), tuple(origins), conn_keys,
+                                   match.tolerance if match is not None else DEFAULT_TOLERANCE)
     return conn_layout, fields_out, types
+
+
+def _pivot_for_match(conn: Connection, where: str, files: dict[Path, dict], order_path: Path | None,
+                     order_note: str | None) -> None:
+    """A matched connection keeps the uids and row order of its own output's file, which is then
+    the join pivot (read for its uids even when it gives no column)."""
+    if order_path is None:
+        raise ExportError(
+            f"{where}: rows cannot be matched: the connection's own particles ({conn.job}.{conn.output}) "
+            f"cannot be read ({order_note or 'no file'}); nothing to match against"
+        )
+    entry = files[order_path]
+    if entry.get("match", "uid") != "uid":
+        raise ExportError(
+            f"{where}: {entry['metafile']} is {conn.job}.{conn.output}'s own file; it cannot be matched to itself: "
+            f"drop --match for {entry['prefix']}"
+        )
+    entry["order_only"] = False
+
+
+def _match_keys(
+    project: Project, conn: Connection, where: str, sources: tuple[SourceLayout, ...], files: dict[Path, dict],
+    headers: dict[Path, _Header],
+) -> tuple[tuple[SourceLayout, ...], tuple[tuple[str, SourceLayout], ...]]:
+    """Where each side's match keys are read: a matched file's own columns, else another file
+    of the output it comes from (same uids); for the connection, a file of its own lineage (the
+    files joined on uid, then its own output's files)."""
+    out = []
+    modes: list[str] = []
+    for src, entry in zip(sources, files.values()):
+        if src.match == "uid":
+            out.append(src)
+            continue
+        modes.append(src.match)
+        wanted = KEY_FIELDS[src.match][1]
+        if all(f in src.header.fields for f in wanted):
+            out.append(src)
+            continue
+        ref = entry["ref"]
+        provider = _file_with(project, ref.job, ref.output, wanted, headers)
+        if provider is None:
+            raise ExportError(
+                f"{where}.{entry['prefix']}: --match {src.match} needs {', '.join(wanted)} of {ref.job}.{ref.output}, "
+                f"which none of its files holds"
+            )
+        out.append(replace(src, keys=provider))
+    lineage = [src for src in sources if src.match == "uid"]
+    conn_keys = []
+    for mode in dict.fromkeys(modes):
+        wanted = KEY_FIELDS[mode][0]
+        provider = next((s for s in lineage if all(f in s.header.fields for f in wanted)), None)
+        if provider is None:
+            provider = _file_with(project, conn.job, conn.output, wanted, headers)
+        if provider is None:
+            why = {
+                "src_uid": "they were not symmetry-expanded (no sym_expand/src_uid)",
+                "path": "they have no blob/path and blob/idx",
+                "location": "they have no location (micrograph_uid, micrograph_shape, center_x_frac, center_y_frac)",
+            }[mode]
+            raise ExportError(f"{where}: --match {mode}: the connection's own particles cannot be matched: {why}")
+        conn_keys.append((mode, provider))
+    return tuple(out), tuple(conn_keys)
+
+
+def _file_with(project: Project, job: str, output: str, wanted: tuple[str, ...], headers: dict[Path, _Header]
+               ) -> SourceLayout | None:
+    """A stored file of ``job.output`` (final versions) holding every ``wanted`` field, as a
+    key-only source; None when there is none."""
+    try:
+        group = project.output(job, output)
+    except RefError:
+        return None
+    for result in group.results:
+        if not result.complete:
+            continue
+        metafile = result.resolve().metafile
+        path = project.absolute(metafile)
+        if path not in headers:
+            try:
+                headers[path] = _read_header(path)
+            except CsFileError:
+                continue
+        header, table = headers[path]
+        if all(f in header.fields for f in wanted):
+            return SourceLayout(path, metafile, header, (), (), True, table)
+    return None
 
 
 SKIPPED_REASON = (

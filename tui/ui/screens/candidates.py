@@ -19,6 +19,7 @@ from ...core.candidates import Candidate, list_candidates, measure, rank
 from ...core.refs import ResultRef, SlotAddress
 from ...core.session import EditSession
 from ..failures import ReportsWorkerFailures
+from ..marks import style
 from ..widgets.picklist import PickList
 
 
@@ -43,17 +44,17 @@ def candidate_label(candidate: Candidate, ref_width: int, keeps_width: int = 0) 
     marker = "now" if candidate.current else "pt" if candidate.passthrough else ""
     label.append(f" {marker:<3} ", style="italic")
     failed = candidate.status != "completed"
-    label.append(_cell(("✗ " if failed else "") + candidate.title, TITLE_WIDTH), style="red" if failed else "")
+    label.append(_cell(("✗ " if failed else "") + candidate.title, TITLE_WIDTH), style=style("error") if failed else "")
     rows = "?" if candidate.rows is None else f"{candidate.rows:,}"
     label.append(f" {rows:>9} rows  ", style="dim")
     keeps = candidate.keeps_text + (" ✗" if candidate.empty else "")
     keeps = keeps.ljust(keeps_width)
     if candidate.empty:
-        label.append(keeps, style="bold red")
+        label.append(keeps, style=style("error"))
     elif candidate.measured and candidate.kept is None:
-        label.append(keeps, style="yellow")
+        label.append(keeps, style=style("unknown"))
     else:
-        label.append(keeps, style="green" if candidate.measured else "dim")
+        label.append(keeps, style=style("ok") if candidate.measured else "dim")
     if candidate.fact:
         label.append(f"  {candidate.fact}")
     return label

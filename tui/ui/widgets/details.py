@@ -15,6 +15,7 @@ from ...core.model import ResolvedResult
 from ...core.project import Project
 from ...core.refs import ResultRef
 from ..failures import ReportsWorkerFailures, background
+from ..marks import style
 
 
 def details_text(resolved: ResolvedResult, header: CsHeader | None, problem: str | None,
@@ -39,7 +40,7 @@ def details_text(resolved: ResolvedResult, header: CsHeader | None, problem: str
             text.append("\nsame file also holds: ", style="dim")
             text.append(", ".join(others), style="dim")
     if problem:
-        text.append(f"\n{problem}", style="bold red")
+        text.append(f"\n{problem}", style=style("error"))
     return text
 
 
@@ -64,7 +65,7 @@ class DetailsPane(ReportsWorkerFailures, VerticalScroll):
         try:
             resolved = project.resolve(ref)
         except CsRebindError as exc:
-            self._show(Text(f"{ref}: {exc}", style="red"))
+            self._show(Text(f"{ref}: {exc}", style=style("error")))
             return
         self._show(details_text(resolved, None, None))
         self._read_header(project, resolved)

@@ -17,6 +17,7 @@ from ...core.preview import ConnectionPreview
 from ...core.refs import SlotAddress
 from ...core.session import EditSession
 from ..messages import SlotHighlighted
+from ..marks import style
 from .pane import PaneTree
 
 
@@ -43,14 +44,13 @@ class PassthroughRow:
     binding: Binding
 
 
-COMPATIBLE = "bold green"
 JoinedRows = Callable[[InputGroup, int, Connection], "ConnectionPreview | None"]
 
 
 def input_label(group: InputGroup, compatible: bool) -> Text:
     text = Text()
-    text.append("+ " if compatible else "", style=COMPATIBLE)
-    text.append(group.name, style=COMPATIBLE if compatible else "bold")
+    text.append("+ " if compatible else "", style=style("compatible"))
+    text.append(group.name, style=style("compatible") if compatible else "bold")
     text.append(f"  {group.type}  {group.limits}", style="italic")
     return text
 
@@ -59,12 +59,12 @@ def slot_label(group: InputGroup, slot_name: str, binding: Binding | None, compa
     slot = group.slot(slot_name)
     required = slot is not None and slot.required
     text = Text()
-    text.append("+ " if compatible else "  ", style=COMPATIBLE)
-    text.append(slot_name, style=COMPATIBLE if compatible else "")
-    text.append("*" if required else " ", style="bold red" if required and binding is None else "bold")
+    text.append("+ " if compatible else "  ", style=style("compatible"))
+    text.append(slot_name, style=style("compatible") if compatible else "")
+    text.append("*" if required else " ", style=style("error") if required and binding is None else "bold")
     text.append(" " * (width - len(slot_name) + 1))
     if binding is None:
-        text.append("(empty)", style="bold red" if required else "dim")
+        text.append("(empty)", style=style("error") if required else "dim")
     else:
         text.append(str(binding.ref))
     return text
@@ -128,7 +128,7 @@ class InputsTree(PaneTree[object]):
         label = Text(f"{group.name}.{index} ← {connection.job}.{connection.output}", style="bold")
         preview = self.joined(group, index, connection)
         if preview is not None:
-            label.append(f" · {preview.rows_text}", style="bold red" if preview.empty else "dim")
+            label.append(f" · {preview.rows_text}", style=style("error") if preview.empty else "dim")
         row = ConnectionRow(group.name, index)
         node = parent.add(label, data=row, expand=row not in self.collapsed)
         rows[ConnectionRow(group.name, index)] = node

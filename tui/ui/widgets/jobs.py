@@ -12,19 +12,20 @@ from textual.widgets.option_list import Option
 from ...core.model import Job
 from ...core.project import Project, lineage_order
 from ..messages import FilterDone, JobHighlighted
+from ..marks import style
 from .pane import PaneTree
 
 # A mark that reads without colour (NO_COLOR) and a style for terminals that have it.
-STATUS_MARK = {
-    "building": ("● building", "bold reverse"),
-    "completed": ("✓", "green"),
-    "failed": ("✗ failed", "bold red"),
-    "killed": ("✗ killed", "red"),
-    "running": ("▶ running", "yellow"),
-    "started": ("▶ started", "yellow"),
-    "queued": ("… queued", "cyan"),
-    "launched": ("… launched", "cyan"),
-    "waiting": ("… waiting", "cyan"),
+STATUS_MARK = {  # status → (mark, meaning: tui.ui.marks)
+    "building": ("● building", None),
+    "completed": ("✓", "ok"),
+    "failed": ("✗ failed", "error"),
+    "killed": ("✗ killed", "killed"),
+    "running": ("▶ running", "busy"),
+    "started": ("▶ started", "busy"),
+    "queued": ("… queued", "queued"),
+    "launched": ("… launched", "queued"),
+    "waiting": ("… waiting", "queued"),
 }
 
 
@@ -42,13 +43,16 @@ def job_label(job: Job, repeat: bool = False, parent: str | None = None) -> Text
     if parent is not None:
         text.append(f"←{parent} ", style="dim")
     if job.broken:
-        text.append(f"broken: {job.error}", style="bold red")
+        text.append(f"broken: {job.error}", style=style("error"))
         return text
     # Marks go before the title, so a narrow pane cuts the title, not the status.
     if repeat:
         text.append("↺ ", style="dim")
-    mark, style = STATUS_MARK.get(job.status, (job.status or "?", "dim"))
-    text.append(mark, style=style)
+    mark, meaning = STATUS_MARK.get(job.status, (job.status or "?", None))
+    if job.status == "building":
+        text.append(mark, style="bold reverse")  # the same with or without colour
+    else:
+        text.append(mark, style=style(meaning) if meaning else "dim")
     text.append(" ")
     text.append(job.label, style="dim italic" if repeat else "")
     return text

@@ -10,6 +10,7 @@ from textual.widgets import Tree
 from ...core.errors import RefError
 from ...core.model import Job, OutputGroup, OutputResult
 from ...core.refs import FINAL, Version
+from ..marks import style
 from ..messages import ResultHighlighted
 from .pane import PaneTree
 
@@ -35,7 +36,7 @@ def result_label(result: OutputResult, version: Version) -> Text:
         return text
     text.append(ref.short, style="bold" if version != FINAL else "")
     if result.passthrough:
-        text.append(" pt", style="italic cyan")
+        text.append(" pt", style=style("passthrough"))
     try:
         rows = result.rows_at(version)
     except RefError:
@@ -72,7 +73,7 @@ class OutputsTree(PaneTree[object]):
             return
         outputs = job.outputs  # read first: parsing them can find the document malformed
         if job.broken:
-            self.root.add_leaf(Text(f"{job.uid} cannot be read: {job.error}", style="red"))
+            self.root.add_leaf(Text(f"{job.uid} cannot be read: {job.error}", style=style("error")))
             return
         if not outputs:
             self.root.add_leaf(Text("no outputs (not run yet, or a job without outputs)", style="dim"))

@@ -14,6 +14,8 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
 
+from ..marks import style
+
 
 class StatusBar(Static):
     register: reactive[str] = reactive("")
@@ -35,9 +37,9 @@ class StatusBar(Static):
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(f" {self.register or 'register empty'} ", style="reverse bold" if self.register else "dim")
         edits = f"{self.edits} edit{'s' if self.edits != 1 else ''}"
-        text.append(f" {edits} │", style="bold yellow" if self.edits else "dim")
+        text.append(f" {edits} │", style=style("pending") if self.edits else "dim")
         if self.message:
-            text.append(f" {self.message}", style="bold red" if self.error else "bold")
+            text.append(f" {self.message}", style=style("error") if self.error else "bold")
         elif self.slot:
             text.append(f" {self.slot}")
         return text
