@@ -55,7 +55,11 @@ async def test_a_put_that_leaves_no_row_is_refused_unless_forced(demo_project):
         await command(pilot, "put particles.0.blob")
         session = screen.bench.session
         assert str(session.binding("particles.0.blob").ref) == "J9.particles.blob.F"  # taken back
-        assert screen.status.message == f"put refused: {reason}; :put! particles.0.blob keeps it anyway"
+        # J5 was re-extracted here with new uids but the same picks: the refusal says a location
+        # match would keep every row, and that such a binding can only be exported
+        match = ("an export with --match location --tolerance 3 would keep 1,000 of 1,000 rows (0 ambiguous, "
+                 "refused); CryoSPARC joins on uid, so this binding cannot be applied live")
+        assert screen.status.message == f"put refused: {reason}; {match}; :put! particles.0.blob keeps it anyway"
         assert screen.status.error
         assert not session.dirty and not session.redo()  # no edit left behind, nothing to redo
 
