@@ -77,11 +77,23 @@ async def alignments_highlighted(pilot):
     return await show_result(pilot, "J9", "particles", "alignments3D")
 
 
+async def measured(pilot):
+    """The open version picker once every version's change from the one before has arrived from
+    its worker (the worker ending is not enough: its last messages may still be queued)."""
+    picker = pilot.app.screen
+    for _ in range(200):
+        await settle(pilot)
+        if picker.measured:
+            break
+    assert picker.measured, "the version picker's worker never delivered every version"
+    return picker
+
+
 async def version_picker(pilot):
     """The picker with every version's change from the one stored before (measured in a worker)."""
     screen = await alignments_highlighted(pilot)
     await pilot.press("v")
-    await settle(pilot)
+    await measured(pilot)
     return screen
 
 

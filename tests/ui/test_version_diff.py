@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 
-from pilot import ready, screen_text, settle, show_result
+from pilot import measured, ready, screen_text, settle, show_result
 from realproject import VERSION_FILES, j744_project
 from tui.core.diff import diff_results, version_steps
 from tui.core.project import load_project
@@ -39,7 +39,7 @@ async def test_picker_shows_each_versions_change_once_measured(tmp_path):
     app = make_app(root)
     async with app.run_test(size=SIZE) as pilot:
         picker = await open_picker(pilot)
-        await settle(pilot)
+        await measured(pilot)
         assert sorted(picker.steps) == [0, 1, 2, 3, 4, 5]
         top = label(app, "5")
         assert top.startswith("     5  5,908 rows F  vs 4: ")
@@ -66,7 +66,7 @@ async def test_picker_opens_before_the_differences_are_measured(tmp_path, monkey
     app = make_app(root)
     async with app.run_test(size=SIZE) as pilot:
         picker = await open_picker(pilot)  # the worker is blocked: the picker is open all the same
-        assert picker.steps == {}
+        assert picker.steps == {} and not picker.measured
         assert label(app, "5").startswith("     5  5,908 rows F  vs 4: comparing…")
         assert "vs" not in label(app, "0")
         assert app.screen.query_one("#versions").highlighted == 0  # F, the version in use
@@ -74,7 +74,7 @@ async def test_picker_opens_before_the_differences_are_measured(tmp_path, monkey
         await pilot.pause()
         assert app.screen.query_one("#versions").highlighted == 1
         release.set()
-        await settle(pilot)
+        await measured(pilot)
         assert "vs 4: pose " in label(app, "5") and "comparing" not in label(app, "5")
         assert app.screen.query_one("#versions").highlighted == 1  # the labels changed, the cursor did not
 
@@ -84,9 +84,10 @@ async def test_a_missing_version_file_is_shown_not_raised(tmp_path):
     (root / "J744" / VERSION_FILES[2]).unlink()
     app = make_app(root)
     async with app.run_test(size=(220, 40)) as pilot:
-        await open_picker(pilot)
-        await settle(pilot)
-        assert isinstance(app.screen, VersionPicker)  # no failure dialog over it
+        picker = await open_picker(pilot)
+        await measured(pilot)
+        assert sorted(picker.steps) == [0, 1, 2, 3, 4, 5]
+        assert app.screen is picker  # no failure dialog over it
         missing = f"J744/{VERSION_FILES[2]}: cannot be read (missing"
         assert f"vs 1: ⚠ {missing}" in label(app, "2")
         assert f"vs 2: ⚠ {missing}" in label(app, "3")
@@ -99,5 +100,5 @@ async def test_other_results_show_rows_only(tmp_path):
     async with app.run_test(size=SIZE) as pilot:
         picker = await open_picker(pilot, "ctf")
         await settle(pilot)
-        assert picker.steps == {} and not picker.comparing
+        assert picker.steps == {} and picker.measured
         assert label(app, "5") == f"     5  5,908 rows F  J744/{VERSION_FILES[5]}"

@@ -129,9 +129,16 @@ class VersionPicker(ReportsWorkerFailures, ModalScreen[Version | None]):
 
         self.run_worker(compare, thread=True, group="version-diff", exit_on_error=False)
 
+    @property
+    def measured(self) -> bool:
+        """Every version's comparison has arrived (or there is nothing to measure)."""
+        return not self.comparing
+
     @on(Compared)
     def _compared(self, event: Compared) -> None:
         self.steps[event.step.version] = event.step
+        if len(self.steps) >= min(len(self.result.versions), len(self.result.metafiles)):
+            self.comparing = False
         self._refresh_labels(event.step.version)
 
     def _refresh_labels(self, only: int | None = None) -> None:
