@@ -386,19 +386,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
     p = command("outputs", cmd_outputs, "list a job's output groups and results with their versions")
-    p.add_argument("project")
+    p.add_argument("project", help="CryoSPARC project directory")
     p.add_argument("job", help="job uid, e.g. J688")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
 
     p = command("inputs", cmd_inputs, "list a job's inputs, slots and bindings")
-    p.add_argument("project")
-    p.add_argument("job")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("project", help="CryoSPARC project directory")
+    p.add_argument("job", help="job uid, e.g. J12 (j12 and 12 work too)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
 
     p = command("resolve", cmd_resolve, "resolve a result reference (J688.particles.blob.F) to its file")
-    p.add_argument("project")
+    p.add_argument("project", help="CryoSPARC project directory")
     p.add_argument("ref", help="JOB.OUTPUT.RESULT[.VERSION], e.g. J688.particles.alignments3D.3")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
 
     p = command("diff", cmd_diff, "compare two results of one type (two versions of a result, or the results of two jobs) "
                 "on the uids they share: pose, shift and class changes of alignments, defocus of ctf, "
@@ -413,7 +413,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--schema", choices=["v4", "v5"], default="v4", help="job.json schema to write (default v4)")
 
     p = command("plan", cmd_plan, "save a rebinding of JOB as a plan (and a cryosparc-tools script)")
-    p.add_argument("project")
+    p.add_argument("project", help="CryoSPARC project directory")
     p.add_argument("job", help="the target job, e.g. J12")
     p.add_argument("--set", action="append", default=[], metavar="SLOT=REF",
                    help="bind a slot, e.g. particles.0.blob=J5.particles.blob.F (repeatable)")
@@ -423,7 +423,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="replace existing files")
 
     p = command("export", cmd_export, "write one input of JOB, as CryoSPARC would load it, as NAME.cs + NAME.csg")
-    p.add_argument("project")
+    p.add_argument("project", help="CryoSPARC project directory")
     p.add_argument("job", help="the target job, e.g. J12")
     p.add_argument("input", help="the input to export, e.g. particles")
     p.add_argument("--connection", type=int, help="export only connection N (default: all, stacked)")

@@ -25,7 +25,7 @@ CORE_LAYERS: tuple[tuple[str, ...], ...] = (
     ("model",),
     ("jobdoc", "csfile", "facts", "uids"),
     ("project",),
-    ("session", "planfile", "views", "commands", "journal", "diff"),
+    ("session", "planfile", "views", "commands", "journal", "diff", "completion", "history"),
     ("export", "live"),
     ("preview", "candidates"),
     ("workbench", "routes"),

@@ -74,6 +74,27 @@ def test_job_uid_and_version_helpers():
         parse_version("last")
 
 
+@pytest.mark.parametrize("typed", ["J9", "j9", "9", " 9 ", "  j9\t"])
+def test_a_typed_job_uid_may_be_j9_or_9(typed):
+    assert check_job_uid(typed) == "J9"
+
+
+@pytest.mark.parametrize("typed", ["", "J", "j", "9a", "-9", "J-9", "W9", "9.particles", "J 9"])
+def test_what_is_not_a_job_uid_is_refused(typed):
+    with pytest.raises(RefError, match="is not a job uid: expected J followed by a number, e.g. J42 \\(or j42, or 42\\)"):
+        check_job_uid(typed)
+
+
+def test_references_and_slot_addresses_stay_strict():
+    """The shorthand is for a typed job uid only: what plans store and commands take as a
+    reference keeps the exact J9."""
+    for text in ("9.particles.blob", "j9.particles.blob.F"):
+        with pytest.raises(RefError, match="job uid"):
+            ResultRef.parse(text)
+    with pytest.raises(RefError, match="not a slot address"):
+        SlotAddress.parse("12.particles.0.blob")
+
+
 @given(jobs, names, names, versions)
 def test_format_of_parse_is_identity(job, output, result, version):
     text = f"{job}.{output}.{result}.{version}"

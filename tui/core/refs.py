@@ -46,12 +46,16 @@ def format_version(version: Version) -> str:
 
 
 def check_job_uid(text: str) -> str:
-    """Normalise a job uid typed by a user (``j42`` → ``J42``) or explain why it is not one."""
+    """Normalise a job uid typed by a user (``j42`` and ``42`` → ``J42``) or explain why it is not
+    one. Only for a word that can be nothing but a job uid (a command's JOB argument): references
+    and slot addresses, and what plans store, keep the exact ``J42``."""
     uid = text.strip()
     if uid[:1] == "j":
         uid = "J" + uid[1:]
+    elif uid[:1].isdigit():
+        uid = "J" + uid
     if not _JOB_RE.fullmatch(uid):
-        raise RefError(f"{text!r} is not a job uid: expected J followed by a number, e.g. J42")
+        raise RefError(f"{text!r} is not a job uid: expected J followed by a number, e.g. J42 (or j42, or 42)")
     return uid
 
 

@@ -16,7 +16,9 @@ from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
 
 from ...core.commands import LINE_COMMANDS
+from ...core.completion import Completion, CompletionContext, complete
 from ...core.diff import ALIGNMENT_DTYPES, VersionStep, version_steps
+from ...core.history import HistoryWalk, load_history, remember
 from ...core.model import OutputResult
 from ...core.project import Project
 from ...core.refs import FINAL, Version
@@ -173,21 +175,36 @@ class VersionPicker(ReportsWorkerFailures, ModalScreen[Version | None]):
 
 
 class CommandLine(ModalScreen[str | None]):
-    """A vim-style ``:`` line at the bottom of the screen."""
+    """A vim-style ``:`` line at the bottom of the screen. Tab completes the word before the
+    cursor (tui.core.completion) as far as the candidates agree and lists them in the hint line;
+    pressed again, it cycles through them (shift+tab backwards). Up and down walk the earlier
+    commands that begin with what was typed, kept across runs (tui.core.history)."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="command-cancel")]
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", id="command-cancel"),
+        Binding("tab", "complete(1)", "Complete", id="command-complete", priority=True),
+        Binding("shift+tab", "complete(-1)", "Complete (back)", id="command-complete-back", priority=True),
+        Binding("up", "history(-1)", "Older command", id="command-older"),
+        Binding("down", "history(1)", "Newer command", id="command-newer"),
+    ]
+    HINTS = "  ".join(spec.name for spec in LINE_COMMANDS)
+    _history_warned = False  # a history that cannot be saved is said once, not after every command
 
     def __init__(self, initial: str = "") -> None:
         super().__init__()
         self.initial = initial
+        self.history = HistoryWalk(load_history())  # unreadable: empty, silently
+        self._set_value: str | None = None  # the last text the line itself put in the box
+        self._cycle: Completion | None = None  # cycling through these candidates
+        self._cycle_index = -1
+        self._after = ""  # the text right of the cursor while cycling
 
     def compose(self) -> ComposeResult:
-        hints = "  ".join(spec.name for spec in LINE_COMMANDS)
         with Vertical(id="command-box"):
-            yield Label(hints, id="command-hints")
+            yield Label(self.HINTS, id="command-hints")
             # Not selected on focus: the text filled in (``yank ``, ``write export ``) is to type after.
-            yield Input(value=self.initial, placeholder="command (help lists them)", id="command-input",
-                        select_on_focus=False)
+            yield Input(value=self.initial, placeholder="command (help lists them; tab completes)",
+                        id="command-input", select_on_focus=False)
 
     def on_mount(self) -> None:
         box = self.query_one(Input)
@@ -195,8 +212,97 @@ class CommandLine(ModalScreen[str | None]):
         box.focus()
         box.cursor_position = len(box.value)
 
+    @property
+    def box(self) -> Input:
+        return self.query_one("#command-input", Input)
+
+    def completion_context(self) -> CompletionContext:
+        """The project and the target's session of the main screen (nothing while it is being read)."""
+        main = getattr(self.app, "main_screen", None)
+        workbench = getattr(main, "workbench", None)
+        if workbench is None:
+            return CompletionContext()
+        return CompletionContext(workbench.project, workbench.session)
+
+    # --- completion ----------------------------------------------------------------------------
+
+    def action_complete(self, step: int = 1) -> None:
+        box = self.box
+        if self._cycle is not None and box.value == self._set_value:  # tab again: the next candidate
+            count = len(self._cycle.candidates)
+            self._cycle_index = (self._cycle_index + step) % count
+            self._put(self._cycle.choose(self._cycle_index), self._after)
+            self._show_candidates(self._cycle, self._cycle_index)
+            return
+        before, after = box.value[: box.cursor_position], box.value[box.cursor_position:]
+        found = complete(before, self.completion_context())
+        if not found.candidates:
+            self._say(f"nothing to complete for {found.word!r}" if found.word else "nothing to complete here")
+            return
+        if found.text != before:
+            self._put(found.text, after)
+        if len(found.candidates) > 1:  # tab again cycles (the word starts where it did)
+            self._cycle, self._cycle_index, self._after = found, (-1 if step > 0 else 0), after
+            self._set_value = box.value
+            self._show_candidates(found)
+        else:
+            self._say(self.HINTS)
+
+    def _put(self, before: str, after: str) -> None:
+        box = self.box
+        self._set_value = before + after
+        box.value = before + after
+        box.cursor_position = len(before)
+
+    def _show_candidates(self, found: Completion, current: int | None = None) -> None:
+        """The candidates on the hint line, a line's worth at a time: the part holding the chosen
+        one (cycling) shown, that one reversed, with how many come before and after."""
+        labels = found.labels
+        width = max(24, self.app.size.width - 2)
+        first = 0
+        while True:  # the line's worth of labels from ``first``; the next one starts where it ends
+            end, used = first, len(f"{first} before… ") if first else 0
+            while end < len(labels) and (end == first or used + 2 + len(labels[end]) + 12 <= width):
+                used += len(labels[end]) + 2
+                end += 1
+            if current is None or current < end or end >= len(labels):
+                break
+            first = end
+        text = Text(f"{first} before… ", style="dim") if first else Text()
+        text.append_text(Text("  ").join(
+            Text(label, style="reverse" if index == current else "")
+            for index, label in enumerate(labels[first:end], first)))
+        if end < len(labels):
+            text.append(f"  … {len(labels) - end} more", style="dim")
+        self._say(text)
+
+    def _say(self, hint: str | Text) -> None:
+        self.query_one("#command-hints", Label).update(hint)
+
+    @on(Input.Changed)
+    def _typed(self, event: Input.Changed) -> None:
+        if self.box.value != self._set_value:  # typed, not put there by a completion or a history step
+            self._say(self.HINTS)
+
+    # --- history -------------------------------------------------------------------------------
+
+    def action_history(self, step: int) -> None:
+        box = self.box
+        if box.value != self._set_value:  # typed since the last step: walk the commands that begin so
+            self.history.reset()
+        text = self.history.older(box.value) if step < 0 else self.history.newer()
+        if text is None:
+            return
+        self._cycle = None
+        self._put(text, "")
+
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
+        if event.value.strip():
+            problem = remember(event.value)
+            if problem and not CommandLine._history_warned:
+                CommandLine._history_warned = True
+                self.app.notify(problem, severity="warning", timeout=10)
         self.dismiss(event.value)
 
     def action_cancel(self) -> None:
