@@ -14,7 +14,7 @@ from textual.widgets import Tree
 
 from ...core.model import Binding, Connection, InputGroup
 from ...core.preview import ConnectionPreview
-from ...core.refs import SlotAddress
+from ...core.refs import ResultRef, SlotAddress, format_version
 from ...core.session import EditSession
 from ..messages import SlotHighlighted
 from ..marks import style
@@ -55,18 +55,38 @@ def input_label(group: InputGroup, compatible: bool) -> Text:
     return text
 
 
-def slot_label(group: InputGroup, slot_name: str, binding: Binding | None, compatible: bool, width: int) -> Text:
+def binding_text(connection: Connection, ref: ResultRef) -> str:
+    """A slot's binding in its connection's terms, so a narrow pane keeps the version: ``blob.F``
+    from the connection's own output, ``J5·blob.F`` from another job's output of the same name,
+    ``J5.particles_fcrop·blob.F`` otherwise (the status bar and details show the whole reference)."""
+    tail = f"{ref.result}.{format_version(ref.version)}"
+    if (ref.job, ref.output) == (connection.job, connection.output):
+        return tail
+    return f"{ref.job}·{tail}" if ref.output == connection.output else f"{ref.job}.{ref.output}·{tail}"
+
+
+def slot_label(group: InputGroup, connection: Connection, slot_name: str, compatible: bool, width: int,
+               loaded: Connection | None) -> Text:
+    """``+ blob*  ● J5·blob.F  was blob.F``: compatibility, required, edited, binding, old value."""
     slot = group.slot(slot_name)
+    binding = connection.binding(slot_name)
     required = slot is not None and slot.required
+    before = loaded.binding(slot_name) if loaded is not None else None
+    # a new connection is marked on its own row, not slot by slot
+    edited = loaded is not None and (binding.ref if binding else None) != (before.ref if before else None)
     text = Text()
     text.append("+ " if compatible else "  ", style=style("compatible"))
     text.append(slot_name, style=style("compatible") if compatible else "")
     text.append("*" if required else " ", style=style("error") if required and binding is None else "bold")
     text.append(" " * (width - len(slot_name) + 1))
+    text.append("● " if edited else "  ", style=style("pending"))
     if binding is None:
         text.append("(empty)", style=style("error") if required else "dim")
     else:
-        text.append(str(binding.ref))
+        text.append(binding_text(connection, binding.ref), style="bold" if edited else "")
+    if edited:
+        was = binding_text(loaded, before.ref) if before is not None else "(empty)"
+        text.append(f"  was {was}", style="dim")
     return text
 
 
@@ -98,6 +118,7 @@ class InputsTree(PaneTree[object]):
         if not session.inputs:
             self.root.add_leaf(Text(f"{session.target.uid} has no inputs", style="dim"))
         rows: dict[object, object] = {}
+        loaded = {g.name: g.connections for g in session.loaded}
         for group in session.inputs:
             row = InputRow(group.name)
             node = self.root.add(input_label(group, group.name in compatible_inputs), data=row,
@@ -105,8 +126,10 @@ class InputsTree(PaneTree[object]):
             rows[InputRow(group.name)] = node
             if not group.connections:
                 node.add_leaf(Text("(no connection: yank an output group and press P)", style="dim"), data=InputRow(group.name))
+            before = loaded.get(group.name, ())
             for index, connection in enumerate(group.connections):
-                self._add_connection(node, group, index, connection, compatible, rows)
+                self._add_connection(node, group, index, connection, compatible, rows,
+                                     before[index] if index < len(before) else None)
         target = rows.get(previous) if previous is not None else None
         if target is not None:
             self.move_cursor(target)
@@ -124,8 +147,12 @@ class InputsTree(PaneTree[object]):
         return f"3 Inputs of target {job.uid}{problems}{draft} {job.label}"  # problems first: a long title is cut
 
     def _add_connection(self, parent, group: InputGroup, index: int, connection: Connection,
-                        compatible: set[str], rows: dict) -> None:
+                        compatible: set[str], rows: dict, loaded: Connection | None) -> None:
+        """``loaded`` is the connection at this index as the job document has it (None: a new one)."""
         label = Text(f"{group.name}.{index} ← {connection.job}.{connection.output}", style="bold")
+        if loaded is None or (loaded.job, loaded.output) != (connection.job, connection.output):
+            label.append(" ● new", style=style("pending"))
+            loaded = None
         preview = self.joined(group, index, connection)
         if preview is not None:
             label.append(f" · {preview.rows_text}", style=style("error") if preview.empty else "dim")
@@ -137,12 +164,12 @@ class InputsTree(PaneTree[object]):
         width = max(map(len, names), default=0)
         for name in names:
             address = SlotAddress(group.name, index, name)
-            label = slot_label(group, name, connection.binding(name), address.local in compatible, width)
+            label = slot_label(group, connection, name, address.local in compatible, width, loaded)
             leaf = node.add_leaf(label, data=SlotRow(address))
             rows[SlotRow(address)] = leaf
         for binding in connection.passthrough:
             text = Text("  ↳ ", style="dim")
-            text.append(str(binding.ref), style="dim")
+            text.append(binding_text(connection, binding.ref), style="dim")
             text.append(" passthrough", style="italic dim")
             row = PassthroughRow(group.name, index, binding)
             rows[row] = node.add_leaf(text, data=row)
