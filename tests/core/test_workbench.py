@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from tui.core.errors import CsRebindError, RefError
-from tui.core.journal import JournalWriter, journal_path, load_journal
+from tui.core.journal import JournalWriter, load_journal
 from tui.core.project import load_project
 from tui.core.refs import OutputRef, ResultRef, SlotAddress
 from tui.core.workbench import Workbench, pick_key
@@ -115,12 +115,78 @@ def test_written_state_is_per_target_and_per_exported_input(bench):
     bench.put(SlotAddress.parse("particles.0.blob"))
     bench.clear(SlotAddress.parse("volume.0.map"))
     assert bench.unsaved_targets() == ["J12"] and bench.unsaved_edits() == 2
-    bench.mark_written("J12", "particles")  # an export writes one input
+    bench.mark_written("J12", "export", "particles")  # an export writes one input
     assert bench.unsaved_targets() == ["J12"]  # the volume edit is not written anywhere
-    bench.mark_written("J12")  # a plan writes everything
+    assert [(uid, c.address) for uid, c in bench.unwritten_edits()] == [("J12", "volume.0.map")]
+    bench.mark_written("J12", "plan")  # a plan writes everything
     assert bench.unsaved_targets() == [] and bench.unsaved_edits() == 0
     bench.undo()
-    assert bench.unsaved_targets() == ["J12"]  # back to a state never written
+    assert bench.unsaved_targets() == []  # the blob edit alone is what the export wrote
+    bench.undo()
+    bench.clear(SlotAddress.parse("particles.0.ctf"))
+    assert bench.unsaved_targets() == ["J12"]  # a state no route wrote
+
+
+def test_written_state_is_per_route(bench):
+    """Issue 9 bug 9: each route keeps what it wrote; a later plan does not undo an export's record."""
+    bench.set_target("J12")
+    bench.yank_text("J5.particles.blob")
+    bench.put(SlotAddress.parse("particles.0.blob"))
+    bench.mark_written("J12", "export", "particles")
+    bench.clear(SlotAddress.parse("particles.0.ctf"))
+    bench.mark_written("J12", "script")  # a script records the whole session, as a plan does
+    bench.undo()  # back to the exported state: the export wrote it
+    assert bench.unsaved_targets() == []
+    bench.clear(SlotAddress.parse("volume.0.map"))
+    assert [c.address for _, c in bench.unwritten_edits()] == ["volume.0.map"]
+    with pytest.raises(ValueError, match="unknown route"):
+        bench.mark_written("J12", "email")
+
+
+def test_a_plan_file_opened_and_left_unchanged_is_written(bench):
+    """Issue 9 bug 9: --plan FILE with no further change is not 'not written'."""
+    bench.set_target("J12")
+    bench.yank_text("J5.particles.blob")
+    bench.put(SlotAddress.parse("particles.0.blob"))
+    bench.clear(SlotAddress.parse("volume.0.map"))
+    plan = bench.session.to_plan()
+    reopened = Workbench(load_project(bench.project.path))
+    session = reopened.open_plan(plan)
+    assert len(session.changes()) == 2
+    assert reopened.unsaved_targets() == [] and reopened.unwritten_edits() == []
+    reopened.clear(SlotAddress.parse("particles.0.ctf"))
+    assert [c.address for _, c in reopened.unwritten_edits()] == ["particles.0.ctf"]
+
+
+def test_an_export_keeps_the_session_in_the_journal(bench):
+    """Issue 9 bug 9: the journal holds every session with edits, written out or not, and what
+    each route wrote, so a restored session knows what is already written."""
+    bench.set_target("J12")
+    bench.yank_text("J5.particles.blob")
+    bench.put(SlotAddress.parse("particles.0.blob"))
+    bench.mark_written("J12", "export", "particles")
+    assert bench.unsaved_targets() == []
+    snapshot = bench.journal_snapshot()
+    assert [plan["target"] for plan in snapshot.plans] == ["J12"]
+    assert list(snapshot.plans[0]["written"]) == ["export"]
+    restored = Workbench(load_project(bench.project.path))
+    session = restored.restore(snapshot.plans[0])
+    assert [str(c) for c in session.changes()] == ["particles.0.blob: J9.particles.blob.F → J5.particles.blob.F"]
+    assert restored.unsaved_targets() == []  # the export is remembered
+    restored.clear(SlotAddress.parse("volume.0.map"))
+    assert restored.unsaved_targets() == ["J12"]
+
+
+def test_restore_refuses_a_malformed_session_in_words(bench):
+    bench.set_target("J12")
+    bench.clear(SlotAddress.parse("particles.0.ctf"))
+    entry = bench.journal_snapshot().plans[0]
+    restored = Workbench(load_project(bench.project.path))
+    with pytest.raises(CsRebindError):
+        restored.restore({**entry, "inputs": 5})
+    damaged_record = {**entry, "written": {"plan": [{"name": "nope"}], "export": "x"}}
+    restored.restore(damaged_record)  # a damaged record of what was written only counts as unwritten
+    assert restored.unsaved_targets() == ["J12"]
 
 
 def test_export_input_is_the_cursor_then_the_first_edited_then_the_first(bench):
@@ -131,7 +197,7 @@ def test_export_input_is_the_cursor_then_the_first_edited_then_the_first(bench):
     assert bench.export_input_name(None) == "volume"
 
 
-def test_journal_snapshot_holds_only_unsaved_sessions(bench):
+def test_journal_snapshot_holds_every_session_with_edits(bench):
     bench.set_target("J12")
     bench.clear(SlotAddress.parse("particles.0.ctf"))
     bench.set_target("J11")
@@ -140,8 +206,9 @@ def test_journal_snapshot_holds_only_unsaved_sessions(bench):
     assert bench.journal.write(snapshot)
     assert [plan["target"] for plan in load_journal(bench.project.path)] == ["J12"]
     restored = Workbench(load_project(bench.project.path))
-    session = restored.open_plan(load_journal(bench.project.path)[0])
+    session = restored.restore(load_journal(bench.project.path)[0])
     assert restored.target == "J12" and [str(c) for c in session.changes()] == [str(c) for c in bench.session_for("J12").changes()]
+    assert restored.unsaved_targets() == ["J12"]
 
 
 def test_journal_writer_never_lets_an_older_snapshot_win(tmp_path):
@@ -151,12 +218,14 @@ def test_journal_writer_never_lets_an_older_snapshot_win(tmp_path):
     assert writer.write(newer)
     assert not writer.write(older)
     assert [p["target"] for p in load_journal(tmp_path)] == ["J2"]
-    writer.discard()
-    assert not journal_path(tmp_path).exists()
-    assert not writer.write(writer.snapshot([{"target": "J3"}]))  # nothing brings it back after a quit
-    writer.resume()
+    assert writer.write(writer.snapshot([]))  # nothing left to journal: the file goes
+    assert not writer.path.exists()
     assert writer.write(writer.snapshot([{"target": "J4"}]))
     assert [p["target"] for p in load_journal(tmp_path)] == ["J4"]
+    writer.discard()
+    assert not writer.path.exists() and not writer.path.with_suffix(".lock").exists()
+    assert not writer.write(writer.snapshot([{"target": "J3"}]))  # nothing brings it back after a quit
+    assert load_journal(tmp_path) == []
 
 
 def test_journal_writes_from_threads_end_with_the_newest(tmp_path):

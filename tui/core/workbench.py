@@ -10,14 +10,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import CsRebindError
+from .errors import CsRebindError, PlanError
 from .journal import JournalSnapshot, JournalWriter
 from .model import InputGroup, OutputResult
+from .planfile import plan_document, plan_state
 from .project import Project
 from .refs import FINAL, OutputRef, ResultRef, SlotAddress, Version, check_job_uid
-from .session import EditSession
+from .session import Change, EditSession, diff_input
 
 PickKey = tuple[str, str, str]
+ROUTES = ("plan", "script", "export", "apply")  # how edits get written out
 Register = ResultRef | OutputRef | None
 
 
@@ -30,7 +32,8 @@ class Workbench:
         self.project = project
         self.journal = journal if journal is not None else JournalWriter(project.path)
         self.sessions: dict[str, EditSession] = {}
-        self.written: dict[str, tuple[InputGroup, ...]] = {}  # per target: the inputs last written out
+        # per target, per route (ROUTES): the inputs that route last wrote out
+        self.written: dict[str, dict[str, tuple[InputGroup, ...]]] = {}
         self.target: str | None = None
         self.register: Register = None
         self.picks: dict[PickKey, Version] = {}
@@ -65,12 +68,32 @@ class Workbench:
         self.project.usable_job(uid)
         return self.set_target(uid)
 
-    def open_plan(self, plan: Any) -> EditSession:
-        """Load a saved plan (or a journaled session) into its target's session and target it."""
+    def open_plan(self, plan: Any, route: str | None = "plan") -> EditSession:
+        """Load a plan into its target's session and target it. A plan file is the edits written
+        out (``route`` "plan"); a journaled session is not (``restore``)."""
         target = str(plan.get("target")) if isinstance(plan, dict) else ""
         session = self.session_for(target)
         session.load_plan(plan)
         self.target = target
+        if route is not None:
+            self.mark_written(target, route)
+        return session
+
+    def restore(self, entry: Any) -> EditSession:
+        """Load a journaled session (``journal_snapshot``) with what its routes had written out.
+        The journal is untrusted: a malformed entry is refused as a PlanError, never a traceback."""
+        try:
+            session = self.open_plan(entry, route=None)
+        except (TypeError, AttributeError, ValueError, KeyError) as exc:
+            raise PlanError(f"malformed session ({type(exc).__name__}: {exc})") from None
+        written = entry.get("written")
+        for route, inputs in (written.items() if isinstance(written, dict) else ()):
+            if route in ROUTES and isinstance(inputs, list):
+                try:
+                    state = plan_state(self.project, session.target, {**entry, "inputs": inputs})
+                except (CsRebindError, TypeError, AttributeError, ValueError, KeyError):
+                    continue  # a damaged record only makes the edits count as unwritten
+                self.written.setdefault(session.target.uid, {})[route] = state
         return session
 
     # --- register and picked versions ----------------------------------------------------
@@ -209,26 +232,60 @@ class Workbench:
 
     # --- written out, unsaved, journal -------------------------------------------------------
 
+    def mark_written(self, uid: str, route: str, input_name: str | None = None) -> None:
+        """Record what ``route`` wrote: the whole session (plan, script, apply), or one input of
+        it (an export), over what that route wrote before."""
+        if route not in ROUTES:
+            raise ValueError(f"unknown route {route!r}")
+        session = self.sessions[uid]
+        routes = self.written.setdefault(uid, {})
+        if input_name is None:
+            routes[route] = session.inputs
+        else:
+            done = session.input(input_name)
+            routes[route] = tuple(done if g.name == input_name else g for g in routes.get(route, session.loaded))
+
+    def unwritten(self, session: EditSession) -> list[Change]:
+        """The session's edits that no route has written out (each route's last write counts)."""
+        edits = session.changes()
+        written = self.written.get(session.target.uid, {}).values()
+        if not edits or session.inputs in written:
+            return []
+        done = {change for state in written for change in changes_between(session.loaded, state)}
+        return [c for c in edits if c not in done]
+
     def unsaved(self, session: EditSession) -> bool:
-        """Edits not yet written out by a plan, script, export or apply."""
-        return session.dirty and session.inputs != self.written.get(session.target.uid, session.loaded)
+        """Edits written out by no plan, script, export or apply."""
+        return bool(self.unwritten(session))
 
     def unsaved_targets(self) -> list[str]:
         return [uid for uid, s in self.sessions.items() if self.unsaved(s)]
 
     def unsaved_edits(self) -> int:
-        return sum(len(self.sessions[uid].changes()) for uid in self.unsaved_targets())
+        return len(self.unwritten_edits())
 
-    def mark_written(self, uid: str, input_name: str | None = None) -> None:
-        """Record what was written: the whole session, or (an export) one input of it."""
-        session = self.sessions[uid]
-        if input_name is None:
-            self.written[uid] = session.inputs
-        else:
-            base = self.written.get(uid, session.loaded)
-            done = session.input(input_name)
-            self.written[uid] = tuple(done if g.name == input_name else g for g in base)
+    def unwritten_edits(self) -> list[tuple[str, Change]]:
+        """(target, edit) for every edit of every session that no route has written out."""
+        return [(uid, c) for uid, s in self.sessions.items() for c in self.unwritten(s)]
 
     def journal_snapshot(self) -> JournalSnapshot:
-        """Every unsaved session as a plan, taken now; ``journal.write`` it in a worker."""
-        return self.journal.snapshot([s.to_plan() for s in self.sessions.values() if self.unsaved(s)])
+        """Every session with edits, written out or not (a dropped connection after an export
+        loses nothing), with what each route wrote; taken now, ``journal.write`` it in a worker."""
+        return self.journal.snapshot([self._journal_entry(s) for s in self.sessions.values() if s.dirty])
+
+    def _journal_entry(self, session: EditSession) -> dict[str, Any]:
+        entry = session.to_plan()
+        written = {}
+        for route, state in self.written.get(session.target.uid, {}).items():
+            changed = [g for g, loaded in zip(state, session.loaded) if g != loaded]
+            if changed:  # only the inputs a route changed: plan_state keeps the others as loaded
+                written[route] = plan_document(self.project, session.target, changed, ())["inputs"]
+        if written:
+            entry["written"] = written
+        return entry
+
+
+def changes_between(loaded: tuple[InputGroup, ...], state: tuple[InputGroup, ...]) -> set[Change]:
+    """The edits that turn ``loaded`` into ``state`` (as EditSession.changes lists them)."""
+    before = {g.name: g for g in loaded}
+    return {c for group in state for c in diff_input(before.get(group.name), group)}

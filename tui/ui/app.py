@@ -25,7 +25,7 @@ def styles_dir() -> Path:
 
 class CsRebindApp(App):
     TITLE = "csrebind"
-    CSS_PATH = [styles_dir() / "app.tcss", styles_dir() / "candidates.tcss"]
+    CSS_PATH = [styles_dir() / "app.tcss", styles_dir() / "candidates.tcss", styles_dir() / "restore.tcss"]
     COMMANDS = App.COMMANDS | {CsRebindCommands}
     ENABLE_COMMAND_PALETTE = True
 

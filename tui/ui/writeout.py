@@ -26,6 +26,10 @@ class WriteOut:
     def _post(self, message) -> None:
         self.screen.post_message(message)
 
+    def _mark(self, session: EditSession, route: str, input_name: str | None = None) -> None:
+        """From a route's worker, once it has written: the screen records what (and journals it)."""
+        self.screen.app.call_from_thread(self.screen.mark_written, session.target.uid, route, input_name)
+
     def open_menu(self, session: EditSession, export_input: Callable[[], str]) -> None:
         """The route menu; the chosen route opens the : line, filled in with a destination."""
 
@@ -70,8 +74,8 @@ class WriteOut:
                     written = routes.write_script(session, path, force=force)
             except (CsRebindError, OSError) as exc:
                 return self._post(WriteOutcome(str(exc), error=True))
-            marked = session.target.uid if route == "plan" else None  # a script is not the edits' record
-            self._post(WriteOutcome(f"{route} written to {written}", target=marked))
+            self._mark(session, route)
+            self._post(WriteOutcome(f"{route} written to {written}"))
 
         self._in_worker(job)
 
@@ -94,13 +98,13 @@ class WriteOut:
                 report = pending.write()
             except (CsRebindError, OSError) as exc:
                 return self._post(WriteOutcome(str(exc), error=True))
-            marked = dict(target=session.target.uid, input_name=report.input)  # only this input is written out
+            self._mark(session, "export", report.input)  # only this input is written out
             if pending.into_imports:  # the path to give Import Result Group, in full, in a dialog
                 text = "\n".join([f"{report.rows:,} rows written to {report.cs_path} and {report.csg_path.name}.",
                                   *pending.import_lines()])
-                return self._post(WriteOutcome(text, title="Exported into the project's imports/", **marked))
+                return self._post(WriteOutcome(text, title="Exported into the project's imports/"))
             text = f"exported {report.rows:,} rows to {report.cs_path} and {report.csg_path.name}"
-            self._post(WriteOutcome(text, **marked))
+            self._post(WriteOutcome(text))
 
         self._in_worker(prepare)
 
@@ -126,4 +130,6 @@ class WriteOut:
             text = exc.report.summary() if exc.report is not None else str(exc)
             return self._post(WriteOutcome(text, error=True, title="Nothing was applied"))
         title = "Applied" if report.ok else "Applied only in part"
-        self._post(WriteOutcome(report.summary(), title=title, target=pending.session.target.uid if report.ok else None))
+        if report.ok:
+            self._mark(pending.session, "apply")
+        self._post(WriteOutcome(report.summary(), title=title))

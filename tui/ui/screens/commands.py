@@ -245,9 +245,11 @@ class MainCommands:
         self.app.push_screen(HelpScreen(dict(self.app._keymap)))
 
     def command_quit(self) -> None:
+        """Quit at once when every edit is written out by some route (the journal goes with it);
+        else ask, naming the edits no plan, script, export or apply has written."""
         bench = self.workbench
-        unsaved = bench.unsaved_targets() if bench else []
-        if not unsaved:
+        unwritten = bench.unwritten_edits() if bench else []
+        if not unwritten:
             if bench:
                 bench.journal.discard()
             self.app.exit(return_code=0)
@@ -258,5 +260,8 @@ class MainCommands:
                 bench.journal.discard()
                 self.app.exit(return_code=0)
 
-        question = f"{bench.unsaved_edits()} edit(s) on {', '.join(unsaved)} are not written out. Quit and discard them?"
-        self.app.push_screen(Confirm(question), answered)
+        named = ", ".join(f"{uid} {change.address}" for uid, change in unwritten[:4])
+        more = f" and {len(unwritten) - 4} more" if len(unwritten) > 4 else ""
+        question = (f"{len(unwritten)} edit(s) written out by no plan, script, export or apply: {named}{more}. "
+                    "Quit and discard them?")
+        self.app.push_screen(Confirm(question, "\n".join(f"{uid} {change}" for uid, change in unwritten)), answered)

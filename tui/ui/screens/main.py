@@ -20,7 +20,7 @@ from textual.worker import get_current_worker
 
 from ...core.commands import BY_ID, CommandSpec, parse_command
 from ...core.errors import CommandError, CsRebindError
-from ...core.journal import JournalSnapshot, load_journal
+from ...core.journal import FoundJournal, JournalSnapshot, find_journals
 from ...core.model import OutputResult
 from ...core.project import Project, finish_loading, open_project, read_job_batches
 from ...core.refs import SlotAddress
@@ -38,6 +38,7 @@ from ..joins import JoinPreviews, PutCheck
 from ..writeout import WriteOut
 from .commands import MainCommands
 from .dialogs import Confirm, Message
+from .restore import RestoreDialog
 
 
 class MainScreen(ReportsWorkerFailures, MainCommands, Screen):
@@ -124,7 +125,7 @@ class MainScreen(ReportsWorkerFailures, MainCommands, Screen):
         except CsRebindError as exc:
             self.app.call_from_thread(self.app.exit, return_code=1, message=f"csrebind: {exc}")
             return
-        self.post_message(ProjectRead(load_journal(project.path)))
+        self.post_message(ProjectRead(find_journals(project.path)))  # journals of ended windows, claimed
 
     @on(ProjectOpened)
     def _opened(self, event: ProjectOpened) -> None:
@@ -157,8 +158,12 @@ class MainScreen(ReportsWorkerFailures, MainCommands, Screen):
             self.set_target(building.uid)
         else:
             self.refresh_inputs()
-        if event.journal:
-            self._offer_restore(event.journal)  # opens the initial plan, if any, afterwards
+        journals: list[FoundJournal] = event.journal
+        for damaged in (j for j in journals if j.problem):
+            self.app.notify(damaged.problem, severity="warning", timeout=10)
+        journals = [j for j in journals if not j.problem]
+        if journals:
+            self._offer_restore(journals)  # opens the initial plan, if any, afterwards
         elif self.initial_plan is not None:
             self.open_plan(self.initial_plan)
         if not (self.bench.target and tree.go_to(self.bench.target)) and tree.root.children:
@@ -171,31 +176,78 @@ class MainScreen(ReportsWorkerFailures, MainCommands, Screen):
         gc.freeze()
         self.loaded = True
 
-    def _offer_restore(self, journal: list[dict]) -> None:
-        targets = ", ".join(str(p.get("target")) for p in journal)
-        question = f"Unsaved edits from an earlier session were found ({targets}). Restore them?"
+    def _offer_restore(self, journals: list[FoundJournal]) -> None:
+        """Offer the journals of windows that ended without quitting: one as a yes/no question,
+        several in a list (restore one, all or none, or later)."""
 
-        def answered(restore: bool | None) -> None:
-            if restore:
-                for plan in journal:
-                    self.open_plan(plan, quiet=True)
-                self.say(f"restored unsaved edits for {targets}")
+        def answered(chosen: list[FoundJournal] | None) -> None:
+            if chosen is None:  # later: every journal is kept for the next start
+                for journal in journals:
+                    journal.release()
+            elif not chosen:
+                for journal in journals:
+                    journal.remove()
+                self.say(f"discarded the edits of {len(journals)} earlier window(s)")
             else:
-                self.bench.journal.discard()
-                self.bench.journal.resume()  # later edits are journaled again
+                for journal in journals:
+                    if journal not in chosen:
+                        journal.release()
+                self._restore(chosen)
             if self.initial_plan is not None:
                 self.open_plan(self.initial_plan)
 
-        self.app.push_screen(Confirm(question), answered)
+        if len(journals) > 1:
+            self.app.push_screen(RestoreDialog(journals), answered)
+            return
+        (journal,) = journals
+        details = "\n".join(["A csrebind on this project ended without quitting; it had journaled:", "",
+                             *journal.changes()])
+        self.app.push_screen(Confirm(f"Restore {journal.summary()} (n discards them)?", details),
+                             lambda yes: answered([journal] if yes else []))
 
-    def open_plan(self, plan: dict, quiet: bool = False) -> None:
+    def _restore(self, journals: list[FoundJournal]) -> None:
+        """Open every session of ``journals``; once this window's journal holds them, theirs go.
+        A session that cannot be opened stays in its journal (and is said why, one line each)."""
+        failed: dict[int, list[dict]] = {}  # per journal (by index), the sessions not restored
+        targets: list[str] = []
+        edits = 0
+        for index, journal in enumerate(journals):
+            for entry in journal.sessions:
+                try:
+                    session = self.bench.restore(entry)
+                except CsRebindError as exc:
+                    failed.setdefault(index, []).append(entry)
+                    self.app.notify(f"journal {journal.path}: {entry.get('target')} not restored: {exc}",
+                                    severity="warning", timeout=10)
+                    continue
+                targets.append(session.target.uid)
+                edits += len(session.changes())
+        if self.bench.target:
+            self.set_target(self.bench.target)
+        self.after_edit(f"restored {edits} edit(s) for {', '.join(dict.fromkeys(targets))}" if targets else None)
+        try:  # now, not in a worker: the restored journals are removed only once this one holds their edits
+            self.bench.journal.write(self.bench.journal_snapshot())
+            for index, journal in enumerate(journals):
+                journal.keep_only(failed.get(index, []))
+        except (OSError, CsRebindError) as exc:
+            self.say(f"journal not saved: {exc}; the earlier journals are kept", error=True)
+            for journal in journals:
+                journal.release()
+
+    def open_plan(self, plan: dict) -> None:
+        """The plan of ``--plan FILE``: its edits count as written out (the file is the plan)."""
         try:
             session = self.bench.open_plan(plan)
         except CsRebindError as exc:
             self.say(f"plan not loaded: {exc}", error=True)
             return
         self.set_target(session.target.uid)
-        self.after_edit(None if quiet else f"plan loaded: {len(session.changes())} change(s) against {session.target.uid}")
+        self.after_edit(f"plan loaded: {len(session.changes())} change(s) against {session.target.uid}")
+
+    def on_unmount(self) -> None:
+        """The app ends (a quit has already removed the journal): free it for the next start."""
+        if self.workbench is not None:
+            self.workbench.journal.close()
 
     # --- what the panes report -------------------------------------------------------------
 
@@ -238,11 +290,14 @@ class MainScreen(ReportsWorkerFailures, MainCommands, Screen):
             self.jobs_pane.tree.go_to(event.uid)
             self.say(f"{len(event.matches)} match(es); n / N for next / previous")
 
+    def mark_written(self, uid: str, route: str, input_name: str | None = None) -> None:
+        """A route (plan, script, export of ``input_name``, apply) wrote ``uid``'s edits out;
+        called from the route's worker before it reports."""
+        self.bench.mark_written(uid, route, input_name)
+        self.save_journal()
+
     @on(WriteOutcome)
     def _write_outcome(self, event: WriteOutcome) -> None:
-        if event.target is not None:
-            self.bench.mark_written(event.target, event.input_name)
-            self.save_journal()
         if event.title is not None:
             self.app.push_screen(Message(event.title, event.text))
         else:
@@ -300,7 +355,7 @@ class MainScreen(ReportsWorkerFailures, MainCommands, Screen):
         self.joins.start(self.bench.session, put)
 
     def save_journal(self) -> None:
-        """Journal every unsaved session (the snapshot taken here, written in a worker)."""
+        """Journal every session with edits (the snapshot taken here, written in a worker)."""
         self._write_journal(self.bench.journal_snapshot())
 
     @background(group="journal")
