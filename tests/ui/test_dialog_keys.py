@@ -100,3 +100,35 @@ async def test_help_scrolls_with_j_and_G(demo_project):
         assert text.scroll_y == text.max_scroll_y > 2
         await press(pilot, "g")
         assert text.scroll_y == 0
+
+
+async def test_y_in_the_version_picker_picks_and_yanks(demo_project):
+    from tui.core.refs import ResultRef
+
+    app = make_app(demo_project)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        await show_result(pilot, "J9", "particles", "alignments3D")
+        await press(pilot, "v", "3", "y")
+        assert app.screen is screen
+        assert screen.bench.pick(screen.outputs.current_result) == 3
+        assert screen.bench.register == ResultRef("J9", "particles", "alignments3D", 3)
+        await show_slot(pilot, "particles.0.alignments3D")  # on a slot: binds it, and yanks it too
+        await press(pilot, "v", "5", "y")
+        assert str(screen.bench.session.binding("particles.0.alignments3D").ref) == "J9.particles.alignments3D.5"
+        assert screen.bench.register == ResultRef("J9", "particles", "alignments3D", 5)
+
+
+async def test_help_explains_every_mark(demo_project):
+    from tui.ui.screens.help import LEGEND
+
+    app = make_app(demo_project)
+    async with app.run_test(size=(160, 200)) as pilot:
+        await ready(pilot)
+        await press(pilot, "question_mark")
+        from pilot import screen_text
+
+        shown = screen_text(app)
+        for mark in ("↺", "pt", "it7 (6)", ".F  .3", "blob*", "+ blob", "● new", "←J198"):
+            assert any(mark in m for m, _ in LEGEND), mark
+        assert "Marks" in shown and "a passthrough result" in shown and "the only status live apply can change" in shown

@@ -201,12 +201,16 @@ class MainCommands:
             self.set_version(result, self.bench.set_pick(result, parse_version(text)))
             return
         result = self._result_with_versions()
+        picker = VersionPicker(result, self.bench.pick(result))
 
         def picked(version) -> None:
             if version is not None:
                 self.guarded(lambda: self.set_version(result, self.bench.set_pick(result, version)))
+                if picker.yank:
+                    self.bench.yank(result)  # at the version just picked
+                    self.refresh_inputs()
 
-        self.app.push_screen(VersionPicker(result, self.bench.pick(result)), picked)
+        self.app.push_screen(picker, picked)
 
     def _slot_version_picker(self, address: SlotAddress, text: str | None) -> None:
         """On a slot: bind its result at another version (an edit; the join is checked)."""
@@ -217,7 +221,15 @@ class MainCommands:
         if text is not None:
             return chosen(parse_version(text))
         ref, result = self.bench.slot_binding(address)
-        self.app.push_screen(VersionPicker(result, ref.version), chosen)
+        picker = VersionPicker(result, ref.version)
+
+        def chosen_or_yanked(version) -> None:
+            chosen(version)
+            if version is not None and picker.yank:
+                self.guarded(lambda: self.bench.yank_text(str(ref.at(version))))
+                self.refresh_inputs()
+
+        self.app.push_screen(picker, chosen_or_yanked)
 
     # --- write, help, quit -----------------------------------------------------------------
 

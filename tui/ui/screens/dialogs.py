@@ -56,7 +56,10 @@ class VersionPicker(ReportsWorkerFailures, ModalScreen[Version | None]):
     alignments, each version's median change from the version stored before it (pose, shift,
     class) is measured in a worker and filled in as it arrives: opening the picker reads nothing."""
 
-    BINDINGS = [Binding("escape,q", "cancel", "Cancel", id="picker-cancel")]
+    BINDINGS = [
+        Binding("escape,q", "cancel", "Cancel", id="picker-cancel"),
+        Binding("y", "pick_and_yank", "Pick and yank", id="picker-yank"),
+    ]
     # One line per version, however long: a narrow terminal cuts the metafile name, not the figures.
     DEFAULT_CSS = """
     VersionPicker #versions { text-wrap: nowrap; text-overflow: ellipsis; }
@@ -74,13 +77,14 @@ class VersionPicker(ReportsWorkerFailures, ModalScreen[Version | None]):
         self.current = current
         self.project = project  # None: the main screen's project, when there is one
         self.steps: dict[int, VersionStep] = {}  # version → its comparison, once measured
+        self.yank = False  # picked with y: the caller yanks the result at that version too
         self.comparing = False
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
             yield Label(f"Versions of {self.result.ref().short}", id="picker-title")
             yield PickList(*self._options(), id="versions", jump_by_digits=True)
-            help_text = "enter pick · esc cancel · j/k or digits move"
+            help_text = "enter pick · y pick and yank · esc cancel · j/k or digits move"
             if self.result.dtype in ALIGNMENT_DTYPES:
                 help_text += " · vs N: median change from version N, the one stored before"
             yield Label(help_text, id="picker-help")
@@ -151,8 +155,18 @@ class VersionPicker(ReportsWorkerFailures, ModalScreen[Version | None]):
 
     @on(OptionList.OptionSelected)
     def _chosen(self, event: OptionList.OptionSelected) -> None:
-        chosen = event.option.id
-        self.dismiss(FINAL if chosen == "F" else int(chosen))
+        self._pick(event.option.id)
+
+    def _pick(self, chosen: str | None) -> None:
+        if chosen is not None:
+            self.dismiss(FINAL if chosen == "F" else int(chosen))
+
+    def action_pick_and_yank(self) -> None:
+        """Pick the highlighted version and put that result, at it, into the register."""
+        options = self.query_one(OptionList)
+        if options.highlighted is not None:
+            self.yank = True
+            self._pick(options.get_option_at_index(options.highlighted).id)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

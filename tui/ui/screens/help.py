@@ -39,6 +39,34 @@ def commands_table() -> Table:
     return table
 
 
+# Every mark the panes use, with what it means (each reads without colour too).
+LEGEND: tuple[tuple[str, str], ...] = (
+    ("✓  ✗ failed  ✗ killed", "job completed, failed, killed (jobs pane)"),
+    ("● building", "a job being built: the only status live apply can change"),
+    ("▶ running  … queued", "a job running, or waiting to run"),
+    ("↺", "a job shown again under another of its parents"),
+    ("J202 ←J198", "past 8 levels a job is not indented further and names its parent"),
+    ("pt", "a passthrough result: carried from an input, not made by the job"),
+    ("it7 (6)", "the iteration shown, and how many are stored"),
+    (".F  .3", "the final version, or iteration 3 (versions are matched by value)"),
+    ("blob*", "a required slot; an empty one is marked as an error"),
+    ("+ blob", "a slot (or input) the register fits (same group type and dtype)"),
+    ("● J5·blob.F  was blob.F", "an edited slot, the source named where it differs from the connection"),
+    ("particles.0 ← J9.particles · 1,000 rows", "rows the join on uid keeps, as CryoSPARC would load them"),
+    ("● new", "a connection added in this session"),
+    ("↳ location.F passthrough", "a result the connection carries without a slot"),
+)
+
+
+def legend_table() -> Table:
+    table = Table(box=None, expand=True, show_header=True, header_style="bold")
+    table.add_column("mark", style="bold", no_wrap=True)
+    table.add_column("means")
+    for mark, meaning in LEGEND:
+        table.add_row(mark, meaning)
+    return table
+
+
 class HelpText(VerticalScroll):
     """The help's scrolled text: j/k/g/G scroll it, as they move the panes."""
 
@@ -56,7 +84,9 @@ class HelpScreen(ModalScreen[None]):
         with HelpText(id="help"):
             yield Static("[b]csrebind keys[/b]  (esc closes)")
             yield Static(help_table(self.rows))
-            yield Static("\n[b]Commands[/b] (type : then a command)")
+            yield Static("\n[b]Marks[/b]")
+            yield Static(legend_table())
+            yield Static("\n[b]Commands[/b] (type : then a command; tab completes, ↑ ↓ recall)")
             yield Static(commands_table())
             yield Static(
                 f"\nRemap keys in {config_path()}:\n  keymap:\n    yank: c\n"
