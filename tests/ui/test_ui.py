@@ -7,7 +7,7 @@ import json
 import pytest
 
 from tui.core.config import Settings
-from tui.core.journal import journal_path, load_journal
+from tui.core.journal import load_journal
 from tui.core.refs import ResultRef, SlotAddress
 from tui.ui.app import make_app
 from tui.core.commands import COMMANDS
@@ -316,7 +316,7 @@ async def test_quit_asks_when_edits_are_pending_and_journal_restores(demo_projec
         await pilot.pause()
         assert app.is_running
     # A new session (after a crash or a dropped connection) offers to restore the edits.
-    assert journal_path(demo_project).exists()
+    assert load_journal(demo_project)  # this window's journal, kept
     app = make_app(demo_project)
     async with app.run_test(size=SIZE) as pilot:
         screen = await ready(pilot)
@@ -329,7 +329,7 @@ async def test_quit_asks_when_edits_are_pending_and_journal_restores(demo_projec
         assert bound(screen, "particles.0.blob") == "J9.particles.blob.F"
         await pilot.press("q")
         await pilot.pause()
-    assert not journal_path(demo_project).exists()
+    assert load_journal(demo_project) == []
 
 
 async def test_quit_without_edits_exits_at_once(demo_project):
