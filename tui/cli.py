@@ -10,9 +10,22 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from .core.errors import CsRebindError
+from .core.errors import CsRebindError, RefError
 
 EXIT_OK, EXIT_DATA, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(CsRebindError):
+    """An argument value that cannot be what its place asks for (a job uid, a reference, SLOT=REF):
+    a usage error, exit 2, like argparse's own; checked before the project is read."""
+
+
+def _usage(what: str, parse: Callable[[str], Any], text: str) -> Any:
+    """``parse(text)``, a malformed value becoming a UsageError that names the argument."""
+    try:
+        return parse(text)
+    except RefError as exc:
+        raise UsageError(f"{what}: {exc}") from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -21,6 +34,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args and args[0] in COMMANDS:
             return _run_command(args)
         return _open_ui(args)
+    except UsageError as exc:
+        print(f"csrebind: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except CsRebindError as exc:
         print(f"csrebind: {exc}", file=sys.stderr)
         return EXIT_DATA
@@ -90,18 +106,20 @@ def cmd_outputs(options: argparse.Namespace) -> int:
     from .core.refs import check_job_uid
     from .core.views import outputs_view
 
+    uid = _usage("JOB", check_job_uid, options.job)
     project = _load(options.project)
-    job = project.usable_job(check_job_uid(options.job))
+    job = project.usable_job(uid)
     view = outputs_view(job)
     if options.json:
         emit_json(view)
         return EXIT_OK
     rows = []
-    for group in view["outputs"]:
+    # The view lists the groups and results in the model's order: zip, never look each one up again
+    # (a lookup by name per row is quadratic on a job with 120,000 results).
+    for group, model in zip(view["outputs"], job.outputs):
         rows.append([f"{group['name']} ({group['type']})", "", "", "", group["num_items"], ""])
-        for r in group["results"]:
+        for r, final in zip(group["results"], model.results):
             versions = ",".join(str(v) for v in r["versions"]) or "none (incomplete)"
-            final = job.output(group["name"]).result(r["name"])
             rows.append([f"  {r['ref']}", r["dtype"], "passthrough" if r["passthrough"] else "", versions,
                          r["num_items"], final.resolve().metafile if final.complete else ""])
     print(f"{job.uid} {job.label} [{job.status}]")
@@ -113,8 +131,9 @@ def cmd_inputs(options: argparse.Namespace) -> int:
     from .core.refs import check_job_uid
     from .core.views import inputs_view
 
+    uid = _usage("JOB", check_job_uid, options.job)
     project = _load(options.project)
-    job = project.usable_job(check_job_uid(options.job))
+    job = project.usable_job(uid)
     view = inputs_view(job)
     if options.json:
         emit_json(view)
@@ -142,8 +161,8 @@ def cmd_resolve(options: argparse.Namespace) -> int:
     from .core.facts import result_facts
     from .core.refs import ResultRef
 
+    ref = _usage("REF", ResultRef.parse, options.ref)
     project = _load(options.project)
-    ref = ResultRef.parse(options.ref)
     resolved = project.resolve(ref)
     header = read_header(project.absolute(resolved.metafile))
     fields = list(header.fields_of(ref.result))
@@ -198,16 +217,28 @@ def _session(project_dir: str, job: str, sets: list[str], plan_file: str | None)
     from .core.refs import check_job_uid
     from .core.session import EditSession
 
+    uid = _usage("JOB", check_job_uid, job)
+    assignments = [_set_argument(assignment) for assignment in sets]  # all checked before anything is read
     project = _load(project_dir)
-    session = EditSession(project, check_job_uid(job))
+    session = EditSession(project, uid)
     if plan_file:
         session.load_plan(read_plan(Path(plan_file)))
-    for assignment in sets:
-        slot, sep, ref = assignment.partition("=")
-        if not sep or not slot.strip() or not ref.strip():
-            raise CsRebindError(f"--set {assignment!r}: expected SLOT=REF, e.g. particles.0.blob=J5.particles.blob.F")
-        session.put(slot.strip(), ref.strip())
+    for slot, ref in assignments:
+        session.put(slot, ref)
     return session
+
+
+def _set_argument(assignment: str) -> tuple[str, str]:
+    """``--set SLOT=REF`` split and checked for form (a usage error otherwise); what it names is
+    checked against the project later."""
+    from .core.refs import ResultRef, SlotAddress
+
+    slot, sep, ref = assignment.partition("=")
+    if not sep or not slot.strip() or not ref.strip():
+        raise UsageError(f"--set {assignment!r}: expected SLOT=REF, e.g. particles.0.blob=J5.particles.blob.F")
+    _usage(f"--set {assignment!r}", SlotAddress.parse, slot)
+    _usage(f"--set {assignment!r}", ResultRef.parse, ref)
+    return slot.strip(), ref.strip()
 
 
 def _match_spec(options: argparse.Namespace):
@@ -288,7 +319,10 @@ def cmd_export(options: argparse.Namespace) -> int:
 def cmd_diff(options: argparse.Namespace) -> int:
     """How REF_B differs from REF_A on the uids both hold (exit 1 when they share none); nothing is written."""
     from .core.diff import diff_results
+    from .core.refs import ResultRef
 
+    for ref in (options.ref_a, options.ref_b):
+        _usage("REF", ResultRef.parse, ref)
     found = diff_results(_load(options.project), options.ref_a, options.ref_b)
     if options.json:
         emit_json(found.to_json())
@@ -324,8 +358,8 @@ def cmd_candidates(options: argparse.Namespace) -> int:
     from .core.candidates import check_slot, find_candidates
     from .core.refs import SlotAddress
 
+    address = _usage("SLOT", SlotAddress.parse, options.slot)
     session = _session(options.project, options.job, options.set, options.plan)
-    address = SlotAddress.parse(options.slot)
     check_slot(session, address)
     found = find_candidates(session, address)
     if options.json:

@@ -58,4 +58,4 @@ def test_candidates_refuses_a_slot_that_is_not_there(demo_project, capsys):
     code, _, err = run(capsys, "candidates", str(demo_project), "J12", "particles.2.blob")
     assert code == 1 and "no connection 2" in err
     code, _, err = run(capsys, "candidates", str(demo_project), "J12", "blob")
-    assert code == 1 and "'blob' is not a slot address" in err and "e.g. particles.0.blob" in err
+    assert code == 2 and "'blob' is not a slot address" in err and "e.g. particles.0.blob" in err

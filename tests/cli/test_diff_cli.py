@@ -66,7 +66,6 @@ def test_diff_human_report(root, capsys):
     ((f"{A3D}.0", "J744.particles.ctf.F"),
      f"csrebind: {A3D}.0 is alignments3D and J744.particles.ctf.F is ctf: only results of one type can be compared"),
     ((f"{A3D}.9", f"{A3D}.F"), "version 9 is not stored"),
-    (("J744.particles", f"{A3D}.F"), "is not a result reference"),
     ((f"{A3D}.0", "J999.particles.alignments3D"), "job J999 is not in project"),
 ])
 def test_diff_data_errors_exit_1(root, capsys, args, message):

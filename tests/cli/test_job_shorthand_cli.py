@@ -40,16 +40,16 @@ def test_the_shorthand_target_is_stored_exactly(demo_project, tmp_path, capsys):
     assert json.loads(out)["job"] == "J12"
 
 
-@pytest.mark.parametrize("typed, message", [("x9", "'x9' is not a job uid"), ("9a", "'9a' is not a job uid"),
-                                            ("99", "job J99 is not in project")])
-def test_what_is_not_a_job_of_the_project_is_refused(demo_project, capsys, typed, message):
+@pytest.mark.parametrize("typed, message, exit_code", [("x9", "'x9' is not a job uid", 2), ("9a", "'9a' is not a job uid", 2),
+                                                       ("99", "job J99 is not in project", 1)])
+def test_what_is_not_a_job_of_the_project_is_refused(demo_project, capsys, typed, message, exit_code):
     code, out, err = run(capsys, "outputs", demo_project, typed)
-    assert code == 1 and out == "" and message in err
+    assert code == exit_code and out == "" and message in err
 
 
 def test_a_reference_keeps_its_exact_job_uid(demo_project, capsys):
     code, _, err = run(capsys, "resolve", demo_project, "9.particles.blob")
-    assert code == 1 and "job uid '9' is not valid" in err
+    assert code == 2 and "job uid '9' is not valid" in err
 
 
 def subparsers() -> dict[str, argparse.ArgumentParser]:
