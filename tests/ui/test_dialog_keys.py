@@ -132,3 +132,20 @@ async def test_help_explains_every_mark(demo_project):
         for mark in ("↺", "pt", "it7 (6)", ".F  .3", "blob*", "+ blob", "● new", "←J198"):
             assert any(mark in m for m, _ in LEGEND), mark
         assert "Marks" in shown and "a passthrough result" in shown and "the only status live apply can change" in shown
+
+
+async def test_the_next_write_proposes_the_folder_last_written_to(demo_project, tmp_path):
+    app = make_app(demo_project)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        await show_slot(pilot, "particles.0.alignments3D")
+        await press(pilot, "left_square_bracket")
+        chosen = tmp_path / "my exports"
+        from pilot import command
+
+        await command(pilot, f"write plan '{chosen / 'first.json'}'")
+        assert (chosen / "first.json").exists()
+        await press(pilot, "w", "3")  # script: proposed in the folder just used
+        box = app.screen.query_one(Input)
+        assert box.value == f"write script '{chosen / 'J12_apply.py'}'"
+        await press(pilot, "escape")

@@ -67,11 +67,13 @@ def write_heading(session: EditSession) -> str:
     return heading
 
 
-def default_destination(session: EditSession, route: str, input_name: str) -> list[str]:
-    """The arguments the UI proposes for ``:write ROUTE``: a folder beside the project."""
+def default_destination(session: EditSession, route: str, input_name: str,
+                        folder: Path | None = None) -> list[str]:
+    """The arguments the UI proposes for ``:write ROUTE``: in ``folder`` (the last one written
+    to), else a folder beside the project."""
     from .export import default_name
 
-    folder = default_output_dir(session.project.path)
+    folder = folder or default_output_dir(session.project.path)
     uid = session.target.uid
     if route == "export":
         return [str(folder), default_name(uid, input_name)]

@@ -8,6 +8,7 @@ every refusal is a :class:`CsRebindError` whose text is shown as it is.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from .errors import CsRebindError, PlanError
@@ -37,6 +38,7 @@ class Workbench:
         self.target: str | None = None
         self.register: Register = None
         self.picks: dict[PickKey, Version] = {}
+        self.write_folder: Path | None = None  # the folder last written to: the next write proposes it
 
     # --- target ------------------------------------------------------------------------
 
@@ -179,7 +181,7 @@ class Workbench:
     # --- edits (each returns the message to show) --------------------------------------------
 
     def put(self, address: SlotAddress) -> str:
-        session = self.require_session()
+        self.require_session()  # "no target" comes before what the register holds
         if not isinstance(self.register, ResultRef):
             what = "a group (use P)" if isinstance(self.register, OutputRef) else "nothing"
             raise CsRebindError(f"the register holds {what}; yank a result with y first")

@@ -45,7 +45,7 @@ class WriteOut:
 
     def _prefill(self, session: EditSession, route: str, export_input: Callable[[], str]) -> None:
         input_name = export_input() if route == "export" else ""
-        args = routes.default_destination(session, route, input_name)
+        args = routes.default_destination(session, route, input_name, self.screen.bench.write_folder)
         self.screen.command_command_line(" ".join(["write", route, *map(shlex.quote, args)]))
 
     def start(self, session: EditSession, args: tuple[str, ...], export_input: Callable[[], str]) -> None:
@@ -75,6 +75,7 @@ class WriteOut:
             except (CsRebindError, OSError) as exc:
                 return self._post(WriteOutcome(str(exc), error=True))
             self._mark(session, route)
+            self.screen.bench.write_folder = Path(written).parent
             self._post(WriteOutcome(f"{route} written to {written}"))
 
         self._in_worker(job)
@@ -99,6 +100,8 @@ class WriteOut:
             except (CsRebindError, OSError) as exc:
                 return self._post(WriteOutcome(str(exc), error=True))
             self._mark(session, "export", report.input)  # only this input is written out
+            if not pending.into_imports:
+                self.screen.bench.write_folder = Path(report.cs_path).parent
             if pending.into_imports:  # the path to give Import Result Group, in full, in a dialog
                 text = "\n".join([f"{report.rows:,} rows written to {report.cs_path} and {report.csg_path.name}.",
                                   *pending.import_lines()])
