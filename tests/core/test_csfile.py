@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import json
 import os
 import stat
 import struct
@@ -287,7 +288,8 @@ def test_load_values_and_writeability(tmp_path, mmap: bool):
     assert table["blob/path"].tolist() == [f"J1/p{i}.mrc".encode() for i in range(5)]
     assert table["uid"].tolist() == [1000, 1001, 1002, 1003, 1004]
     np.testing.assert_array_equal(table["blob/shape"], source["blob/shape"])
-    assert table.flags.writeable is (not mmap)
+    assert table.flags.writeable  # always a packed copy: files are read, never memory-mapped
+    assert table.dtype.itemsize == 8 + 12 + 8
 
 
 def test_unknown_fields_and_prefixes_are_named(tmp_path):
@@ -699,8 +701,8 @@ def test_save_round_trip_with_numpy_and_cryosparc_tools(tmp_path):
 
 def test_save_overwrites_and_repacks_a_loaded_view(tmp_path):
     source = write_npy(tmp_path / "source.cs", small_table(5))
-    view = load(source, prefixes=["blob"])  # read-only memory-mapped view, padded dtype
-    assert not view.flags.writeable
+    view = np.load(source, mmap_mode="r")[["uid", "blob/path", "blob/shape"]]  # read-only view, padded dtype
+    assert not view.flags.writeable and view.dtype.itemsize > 8 + 12 + 8
     target = tmp_path / "out.cs"
     target.write_bytes(b"old contents")
     save(target, view)
@@ -826,3 +828,130 @@ def test_core_module_does_not_import_ui_libraries():
     repo = REPO
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=repo)
     assert result.stdout.strip() == "[]"
+
+
+# ---------------------------------------------------------------------------- hostile files (issue 11 item 4)
+
+
+@pytest.mark.parametrize(
+    "uid, shown",
+    [(("uid", "<u8", (0,)), "<u8 of shape (0,)"), (("uid", "<u8", (2,)), "<u8 of shape (2,)"),
+     (("uid", "<f8"), "<f8"), (("uid", "S8"), "|S8"), (("uid", "<u4"), "<u4")],
+)
+def test_a_uid_column_of_the_wrong_shape_or_type_is_refused(tmp_path, uid, shown):
+    path = tmp_path / "bad_uid.cs"
+    write_npy(path, np.zeros(3, dtype=[uid, ("blob/idx", "<u4")]))
+    problem = problem_of(path)
+    assert problem.startswith(f"its uid column is {shown}, not one 64-bit integer per row")
+    with pytest.raises(CsFileError, match="its uid column is"):
+        load(path)
+
+
+def test_a_csdat_uid_of_the_wrong_shape_is_refused(tmp_path):
+    path = tmp_path / "bad_uid.cs"
+    header = b'{"length": 1, "dtype": [["uid", "<u8", [0]]], "compression": "lz4"}'
+    path.write_bytes(b"\x95CSDAT" + struct.pack("<I", len(header)) + header + b"\0" * 64)
+    assert problem_of(path).startswith("its uid column is <u8 of shape (0,)")
+
+
+def test_a_csdat_header_claiming_2_62_rows_is_refused_before_allocating(tmp_path):
+    path = tmp_path / "huge.cs"
+    header = b'{"length": %d, "dtype": [["uid", "<u8"], ["blob/idx", "<u4"]], "compression": "lz4"}' % 2**62
+    path.write_bytes(b"\x95CSDAT" + struct.pack("<I", len(header)) + header + b"\0" * 64)
+    problem = problem_of(path)
+    assert problem.startswith(f"damaged CSDAT header: it claims {2**62:,} rows")
+    with pytest.raises(CsFileError, match="more than a file of"):
+        load(path)
+
+
+def _csdat_with_rows(tmp_path: Path, claimed: int) -> Path:
+    """A real three-row CSDAT file whose JSON header then claims ``claimed`` rows."""
+    path = tmp_path / "lying.cs"
+    csdat_dataset(["J1/a.mrc", "J1/bb.mrc", "J1/ccc.mrc"]).save(path, format=CSDAT_FORMAT)
+    raw = path.read_bytes()
+    (header_len,) = struct.unpack("<I", raw[6:10])
+    document = json.loads(raw[10:10 + header_len])
+    document["length"] = claimed
+    header = json.dumps(document).encode()
+    path.write_bytes(raw[:6] + struct.pack("<I", len(header)) + header + raw[10 + header_len:])
+    return path
+
+
+def test_a_csdat_block_too_small_for_its_rows_is_refused_before_allocating(tmp_path):
+    # Plausible for the file as a whole (under 256 x its size), impossible for each block.
+    path = _csdat_with_rows(tmp_path, 2_000)
+    assert read_header(path).num_rows == 2_000
+    with pytest.raises(CsFileError, match=r"lying\.cs: damaged: column uid (holds|decompresses)"):
+        load(path)
+
+
+def test_a_csdat_block_claiming_more_bytes_than_the_file_holds(tmp_path):
+    path = tmp_path / "block.cs"
+    header = b'{"length": 1, "dtype": [["uid", "<u8"]], "compression": "lz4", "compressed_fields": []}'
+    path.write_bytes(b"\x95CSDAT" + struct.pack("<I", len(header)) + header + struct.pack("<I", 2**32 - 1) + b"\0" * 8)
+    with pytest.raises(CsFileError, match=r"block\.cs: truncated: column uid claims 4,294,967,295 bytes but only 8"):
+        load(path)
+
+
+def test_a_numpy_header_claiming_more_rows_than_the_file_holds(tmp_path):
+    from numpy.lib import format as npformat
+
+    table = small_table(3)
+    path = tmp_path / "rows.cs"
+    with open(path, "wb") as f:
+        npformat.write_array_header_1_0(f, {"descr": npformat.dtype_to_descr(table.dtype), "fortran_order": False,
+                                            "shape": (2**62,)})
+        f.write(table.tobytes())
+    assert problem_of(path).startswith(f"truncated: header says {2**62} rows")
+    with pytest.raises(CsFileError, match="truncated: header says"):
+        load(path)
+
+
+def test_object_columns_are_never_unpickled(tmp_path, monkeypatch):
+    import pickle
+
+    path = tmp_path / "objects.cs"
+    table = np.zeros(2, dtype=[("uid", "<u8"), ("blob/path", "O")])
+    with open(path, "wb") as f:
+        np.save(f, table, allow_pickle=True)
+    monkeypatch.setattr(pickle, "load", lambda *a, **k: pytest.fail("unpickled"))
+    monkeypatch.setattr(pickle, "loads", lambda *a, **k: pytest.fail("unpickled"))
+    with pytest.raises(CsFileError, match="hold Python objects"):
+        load(path)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_a_fifo_is_refused_not_waited_on(tmp_path):
+    path = tmp_path / "pipe.cs"
+    os.mkfifo(path)
+    assert problem_of(path).startswith("is a named pipe (FIFO), not a regular file")
+    with pytest.raises(CsFileError, match="named pipe"):
+        load(path)
+
+
+def test_a_file_truncated_while_it_is_read_is_reported(tmp_path, monkeypatch):
+    path = write_npy(tmp_path / "shrinking.cs", small_table(1000))
+    monkeypatch.setattr(csfile, "READ_CHUNK_BYTES", 4096)
+    header = read_header(path)
+    real_read_header = csfile.read_header
+
+    def header_then_truncate(p):
+        found = real_read_header(p)
+        with open(path, "r+b") as f:
+            f.truncate(header.data_offset + 100 * header.dtype.itemsize)
+        return found
+
+    monkeypatch.setattr(csfile, "read_header", header_then_truncate)
+    with pytest.raises(CsFileError, match=r"shrinking\.cs: changed while reading: the header says 1,000 rows but the "
+                                          r"data ends in row 100"):
+        load(path, fields=["ctf/df1_A"])
+
+
+def test_chunked_reads_give_the_same_table(tmp_path, monkeypatch):
+    source = small_table(1000)
+    path = write_npy(tmp_path / "chunks.cs", source)
+    monkeypatch.setattr(csfile, "READ_CHUNK_BYTES", 1000)
+    np.testing.assert_array_equal(load(path), source)
+    picked = load(path, prefixes=["alignments3D"])
+    assert picked.dtype.names == ("uid", "alignments3D/pose")
+    np.testing.assert_array_equal(picked["alignments3D/pose"], source["alignments3D/pose"])

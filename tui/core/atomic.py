@@ -7,8 +7,10 @@ or Ctrl-C never leaves a partial file and an existing file is only replaced when
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import secrets
+import stat
 from pathlib import Path
 from typing import IO, Iterator, Sequence
 
@@ -55,6 +57,50 @@ def atomic_output(path: str | os.PathLike, *, overwrite: bool = False, binary: b
         with contextlib.suppress(OSError):
             temp.unlink()
         raise
+
+
+def open_regular(path: str | os.PathLike) -> int:
+    """A read-only descriptor of ``path``, only if it is a regular file: a FIFO, a socket or a
+    device would block or never end, so it is refused (``OSError`` with a readable ``strerror``)
+    without ever being opened for reading (checked with ``stat`` first, opened non-blocking, and
+    checked again on the open descriptor in case it was swapped meanwhile)."""
+    _check_regular(path, os.stat(path).st_mode)
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+                 | getattr(os, "O_BINARY", 0))
+    try:
+        _check_regular(path, os.fstat(fd).st_mode)
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)  # a regular file: ordinary reads from here on
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def read_regular_bytes(path: str | os.PathLike) -> bytes:
+    """The bytes of ``path`` when it is a regular file (see :func:`open_regular`)."""
+    with open(open_regular(path), "rb") as stream:
+        return stream.read()
+
+
+def _check_regular(path: str | os.PathLike, mode: int) -> None:
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+    kind = _not_regular(mode)
+    if kind:
+        raise OSError(errno.EINVAL, f"is {kind}, not a regular file; csrebind reads only regular files", str(path))
+
+
+def _not_regular(mode: int) -> str:
+    if stat.S_ISREG(mode):
+        return ""
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "not a regular file"
 
 
 def write_bytes_atomic(path: str | os.PathLike, data: bytes, *, overwrite: bool = False) -> Path:

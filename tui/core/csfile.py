@@ -21,7 +21,7 @@ import numpy as np
 from numpy.lib import format as npformat
 from numpy.lib.recfunctions import repack_fields
 
-from tui.core.atomic import atomic_output
+from tui.core.atomic import atomic_output, open_regular
 from tui.core.errors import CsFileError, CsRebindError
 
 NUMPY_MAGIC = b"\x93NUMPY"
@@ -32,6 +32,14 @@ MAGIC_LEN = 6
 
 # numpy's default 10 kB header limit rejects real wide files (100 class prefixes -> 17 kB).
 MAX_HEADER_SIZE = 2**30
+
+# LZ4 cannot expand a block more than ~255 times: a CSDAT header claiming more rows than that can
+# hold is refused before anything is allocated.
+_LZ4_MAX_RATIO = 256
+
+# Rows are read in chunks of about this many bytes (readinto, never a memory map: a map of a file
+# that shrinks while it is read kills the process with SIGBUS).
+READ_CHUNK_BYTES = 8 * 2**20
 
 # How much of an unrecognised file to look at when guessing what it is.
 _SNIFF_BYTES = 4096
@@ -107,14 +115,14 @@ def load(
 ) -> np.ndarray:
     """Load `uid` plus the selected columns (all if both selectors are None), in file order.
 
-    String columns come back as fixed-width bytes (`|S..`). With `mmap` an NPY file is
-    memory-mapped and the result may be a read-only view whose dtype still spans the
-    unselected columns (use the field names, not the offsets).
+    String columns come back as fixed-width bytes (`|S..`), packed in a new array. `mmap` is
+    accepted for compatibility and ignored: files are read in chunks, never memory-mapped, so a
+    file truncated while it is read is reported ("changed while reading"), never a SIGBUS.
     """
     header = read_header(path)
     names = _select(header, fields, prefixes)
     if header.format == "numpy":
-        return _load_numpy(header, names, mmap)
+        return _read_rows(header, names)
     return _load_csdat(header, names)
 
 
@@ -184,6 +192,13 @@ def _check_rows_fit(path: str, num_rows: int, itemsize: int, available: int) -> 
 
 def _read_csdat_header(path: str, f: BinaryIO, size: int) -> CsHeader:
     num_rows, dtype = _csdat_table(path, _read_csdat_json(path, f, size))
+    needed = num_rows * dtype.itemsize  # string columns are stored as 8-byte offsets, their itemsize
+    if needed > _LZ4_MAX_RATIO * size:
+        raise CsFileError(
+            path,
+            f"damaged CSDAT header: it claims {num_rows:,} rows ({needed:,} bytes of columns), more than a file of "
+            f"{size:,} bytes can hold even compressed; copy the file again",
+        )
     return CsHeader(path=path, format="csdat", num_rows=num_rows, dtype=dtype, data_offset=None)
 
 
@@ -236,6 +251,14 @@ def _csdat_field(column: list) -> tuple:
 def _check_has_uid(path: str, dtype: np.dtype) -> None:
     if "uid" not in (dtype.names or ()):
         raise CsFileError(path, "has no uid column, so it is not a CryoSPARC dataset")
+    uid = dtype["uid"]
+    if uid.shape != () or uid.kind not in "ui" or uid.itemsize != 8:
+        shape = f" of shape {uid.shape}" if uid.shape else ""
+        raise CsFileError(
+            path,
+            f"its uid column is {uid.base.str}{shape}, not one 64-bit integer per row as CryoSPARC writes it; "
+            "the file is damaged or not a CryoSPARC dataset",
+        )
 
 
 def _what_else_is_it(head: bytes, size: int) -> str:
@@ -273,30 +296,37 @@ def _as_names(names: Iterable[str] | None) -> tuple[str, ...]:
     return (names,) if isinstance(names, str) else tuple(names)
 
 
-def _load_numpy(header: CsHeader, names: list[str], mmap: bool) -> np.ndarray:
-    # Zero-row files cannot be mapped (numpy < 2.2 fails on e.g. the 4 KiB 4k_dataset.cs).
-    if mmap and header.num_rows > 0:
-        try:
-            table = np.memmap(
-                header.path, dtype=header.dtype, mode="r", offset=header.data_offset, shape=(header.num_rows,)
-            )
-        except (OSError, ValueError) as err:
-            raise CsFileError(header.path, f"cannot memory-map the data ({_short(err)}); try with mmap off") from err
-        table = np.asarray(table)
-        return table if names == list(header.fields) else table[names]
-    table = _read_rows(header)
-    return table if names == list(header.fields) else repack_fields(table[names])
-
-
-def _read_rows(header: CsHeader) -> np.ndarray:
-    nbytes = header.num_rows * header.dtype.itemsize
-    buffer = bytearray(nbytes)  # writable, unlike a bytes object
+def _read_rows(header: CsHeader, names: list[str]) -> np.ndarray:
+    """The selected columns of an NPY file, read chunk by chunk with readinto (no memory map);
+    a file shorter than its header says, now, is reported as changed while reading."""
+    everything = names == list(header.fields)
+    itemsize = header.dtype.itemsize
+    table = np.empty(header.num_rows, dtype=header.dtype if everything else repack_fields(header.dtype[names]))
+    chunk_rows = max(1, READ_CHUNK_BYTES // max(itemsize, 1))
+    buffer = None if everything else np.empty(min(chunk_rows, header.num_rows), dtype=header.dtype)
     with _reading(header.path) as f:
         f.seek(header.data_offset)
-        got = f.readinto(buffer)
-    if got != nbytes:  # the file shrank since its header was read
-        _check_rows_fit(header.path, header.num_rows, header.dtype.itemsize, got)
-    return np.frombuffer(buffer, dtype=header.dtype, count=header.num_rows)
+        for start in range(0, header.num_rows, chunk_rows):
+            count = min(chunk_rows, header.num_rows - start)
+            target = table[start:start + count] if everything else buffer[:count]
+            _read_into(header, f, memoryview(target.view(np.uint8)), start)
+            if not everything:
+                table[start:start + count] = target[names]
+    return table
+
+
+def _read_into(header: CsHeader, f: BinaryIO, view: memoryview, first_row: int) -> None:
+    done = 0
+    while done < len(view):
+        got = f.readinto(view[done:])
+        if not got:
+            raise CsFileError(
+                header.path,
+                f"changed while reading: the header says {header.num_rows:,} rows but the data ends in row "
+                f"{first_row + done // max(header.dtype.itemsize, 1):,} (the file was truncated or is still being "
+                "written); read it again once it is complete",
+            )
+        done += got
 
 
 def _load_csdat(header: CsHeader, names: list[str]) -> np.ndarray:
@@ -314,6 +344,12 @@ def _load_csdat(header: CsHeader, names: list[str]) -> np.ndarray:
         compressed = set(_read_csdat_json(header.path, f, size).get("compressed_fields", []))
         for name in header.fields if header.num_rows else ():  # empty datasets store no column blocks
             block_size = struct.unpack("<I", _read_block(header.path, f, 4, name))[0]
+            if block_size > size - f.tell():  # checked before reading: read(n) allocates n bytes first
+                raise CsFileError(
+                    header.path,
+                    f"truncated: column {name} claims {block_size:,} bytes but only {size - f.tell():,} follow; "
+                    "copy the file again",
+                )
             if name in wanted:
                 raw = _read_block(header.path, f, block_size, name)
                 columns[name] = _decode_column(header, name, raw, name in compressed)
@@ -336,6 +372,9 @@ def _decode_column(header: CsHeader, name: str, raw: bytes, compressed: bool) ->
 
     field = header.dtype[name]
     storage = np.dtype("<u8") if field.hasobject else field.base
+    nbytes = header.num_rows * storage.itemsize * int(np.prod(field.shape, dtype=np.int64))
+    if nbytes > _LZ4_MAX_RATIO * len(raw) + 64:  # before allocating: no block decompresses to that
+        raise _damaged(header, name, f"holds {len(raw):,} bytes, which cannot hold {header.num_rows:,} rows")
     values = np.empty((header.num_rows, *field.shape), dtype=storage)
     if not compressed:
         if len(raw) != values.nbytes:
@@ -455,7 +494,7 @@ def _read_exact(path: str, f: BinaryIO, count: int, what: str) -> bytes:
 def _reading(path: str) -> Iterator[BinaryIO]:
     """Open for reading; any OSError (open or read) becomes a CsFileError."""
     try:
-        with open(path, "rb") as f:
+        with open(open_regular(path), "rb") as f:  # a FIFO or a device is refused, never waited on
             yield f
     except OSError as err:
         raise CsFileError(path, _os_reason(err)) from err
