@@ -20,7 +20,7 @@ from conftest import REPO
 # Lowest first. A module may import its own layer and those before it. A subpackage (export,
 # live) counts as one module; a name absent on disk is simply not checked.
 CORE_LAYERS: tuple[tuple[str, ...], ...] = (
-    ("errors", "atomic", "config", "destination", "filecache"),
+    ("errors", "atomic", "config", "destination", "filecache", "untrusted"),
     ("refs",),
     ("model",),
     ("jobdoc", "csfile", "facts", "uids"),

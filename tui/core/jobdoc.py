@@ -6,7 +6,6 @@ v5: ``spec.inputs`` / ``spec.outputs``, bare dtypes. Detected per document.
 
 from __future__ import annotations
 
-import json
 import math
 from datetime import datetime, timezone
 from pathlib import Path
@@ -14,20 +13,20 @@ from typing import Any
 
 import orjson
 
+from . import untrusted
 from .errors import JobDocumentError
 from .model import Binding, Connection, InputGroup, InputSlot, Job, OutputGroup, OutputResult
 from .refs import FINAL, ResultRef, Version
+from .untrusted import Invalid, describe, fields, flag, items, key, name, optional_name, text, uint
 
 V4_KEYS = ("input_slot_groups", "output_results", "output_result_groups")
 
 
 def load_json_bytes(data: bytes) -> Any:
     """orjson for speed; the standard parser as a fallback for the ``Infinity``/``NaN`` tokens
-    that MongoDB-style dumps can contain and orjson rejects."""
-    try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError:
-        return json.loads(data)
+    that MongoDB-style dumps can contain and orjson rejects. Deep documents are refused (see
+    :func:`untrusted.load_json`); raises ValueError (:class:`untrusted.Invalid`)."""
+    return untrusted.load_json(data)
 
 
 def detect_schema(document: Any) -> str | None:
@@ -73,8 +72,9 @@ def job_from_bytes(uid: str, data: bytes) -> Job:
         return Job(uid, error="job.json is empty")
     try:
         document = load_json_bytes(data)
-    except ValueError as exc:
-        return Job(uid, error=f"job.json is not valid JSON (truncated or corrupt: {_first_line(exc)})")
+    except Invalid as exc:
+        reason = str(exc)
+        return Job(uid, error=f"job.json is {reason}" if reason.startswith("not valid") else f"{uid}/job.json: {reason}")
     try:
         return job_from_document(uid, document, data)
     except JobDocumentError as exc:
@@ -82,97 +82,129 @@ def job_from_bytes(uid: str, data: bytes) -> Job:
 
 
 def job_from_document(uid: str, document: Any, raw: bytes | None = None) -> Job:
-    """The summary fields now; inputs and outputs later, from ``raw`` (the document's bytes)."""
+    """The summary fields now (checked: a bad one makes a broken job naming its key); inputs and
+    outputs later, from ``raw`` (the document's bytes)."""
     schema = detect_schema(document)
     if schema is None:
         raise JobDocumentError("job.json is not a job document (no spec, input_slot_groups or output_results)")
-    doc_uid = document.get("uid")
-    if isinstance(doc_uid, str) and doc_uid and doc_uid != uid:
-        raise JobDocumentError(f"job.json describes {doc_uid}, not {uid} (copied from another job?)")
-    spec = document["spec"] if schema == "v5" else document
-    return Job(
-        uid=uid,
-        type=_text(spec.get("type") if schema == "v5" else document.get("job_type") or document.get("type")),
-        title=_text(document.get("title")),
-        status=_text(document.get("status")),
-        created_at=parse_date(document.get("created_at")),
-        parents=_uids(document.get("parents")),
-        children=_uids(document.get("children")),
-        workspaces=_uids(document.get("workspace_uids")),
-        schema=schema,
-        version=_text(document.get("version")).strip(),
-        _raw=raw if raw is not None else orjson.dumps(document),
-        _parse=parse_io,
-    )
+    try:
+        doc_uid = untrusted.optional_name(document.get("uid"), "uid", "job uid")
+        if doc_uid and doc_uid != uid:
+            raise JobDocumentError(f"job.json describes {doc_uid}, not {uid} (copied from another job?)")
+        spec = document["spec"] if schema == "v5" else document
+        if schema == "v5":
+            job_type = text(spec.get("type"), "spec.type")
+        else:
+            job_type = text(document.get("job_type"), "job_type") or text(document.get("type"), "type")
+        return Job(
+            uid=uid,
+            type=job_type,
+            title=text(document.get("title"), "title"),
+            status=text(document.get("status"), "status"),
+            created_at=parse_date(document.get("created_at")),
+            parents=untrusted.names(document.get("parents"), "parents", "job uid"),
+            children=untrusted.names(document.get("children"), "children", "job uid"),
+            workspaces=untrusted.names(document.get("workspace_uids"), "workspace_uids", "workspace uid"),
+            schema=schema,
+            version=text(document.get("version"), "version", 100).strip(),
+            _raw=raw if raw is not None else orjson.dumps(document),
+            _parse=parse_io,
+        )
+    except Invalid as exc:
+        raise JobDocumentError(f"{uid}/job.json: {exc}") from None
 
 
 def parse_io(raw: bytes, job_uid: str, schema: str | None) -> tuple[tuple[OutputGroup, ...], tuple[InputGroup, ...]]:
-    """The outputs and inputs of a job document's bytes (what ``Job`` parses on first use)."""
-    document = load_json_bytes(raw)
-    return parse_outputs(document, job_uid, schema), parse_inputs(document, schema)
+    """The outputs and inputs of a job document's bytes (what ``Job`` parses on first use). Every
+    value is checked as it is read: a bad one raises JobDocumentError naming the file and key
+    (``J12/job.json: output_results[3].versions[0]: Infinity is not a version number``)."""
+    try:
+        document = load_json_bytes(raw)
+        return parse_outputs(document, job_uid, schema), parse_inputs(document, schema)
+    except Invalid as exc:
+        raise JobDocumentError(f"{job_uid}/job.json: {exc}") from None
 
 
 # --- outputs -------------------------------------------------------------------------------
+# Both schemas are read by the same checks (module untrusted); ``where`` is the key path so far.
 
 
 def parse_outputs(document: dict, job_uid: str, schema: str | None) -> tuple[OutputGroup, ...]:
     if schema == "v5":
-        outputs = document["spec"].get("outputs") or {}
-        return tuple(_v5_output(job_uid, name, out) for name, out in outputs.items())
-    results_by_group: dict[str, list[dict]] = {}
-    for result in document.get("output_results") or []:
-        results_by_group.setdefault(result["group_name"], []).append(result)
-    return tuple(
-        _v4_output(job_uid, group, results_by_group.get(group["name"], []))
-        for group in document.get("output_result_groups") or []
-    )
+        where = "spec.outputs"
+        outputs = fields(fields(document.get("spec"), "spec").get("outputs"), where)
+        return tuple(
+            _v5_output(job_uid, name(out_name, where, "output name"), fields(out, key(where, out_name)), key(where, out_name))
+            for out_name, out in outputs.items()
+        )
+    results_by_group: dict[str, list[tuple[dict, str]]] = {}
+    for i, result in enumerate(items(document.get("output_results"), "output_results")):
+        where = f"output_results[{i}]"
+        result = fields(result, where)
+        group = name(result.get("group_name"), f"{where}.group_name", "group name")
+        results_by_group.setdefault(group, []).append((result, where))
+    groups = []
+    for i, group in enumerate(items(document.get("output_result_groups"), "output_result_groups")):
+        where = f"output_result_groups[{i}]"
+        group = fields(group, where)
+        group_name = name(group.get("name"), f"{where}.name", "group name")
+        groups.append(_v4_output(job_uid, group_name, group, where, results_by_group.get(group_name, [])))
+    return tuple(groups)
 
 
-def _v4_output(job_uid: str, group: dict, results: list[dict]) -> OutputGroup:
-    group_type = _text(group.get("type"))
-    name = group["name"]
+def _v4_output(job_uid: str, group_name: str, group: dict, where: str, results: list[tuple[dict, str]]) -> OutputGroup:
+    group_type = text(group.get("type"), f"{where}.type", 100)
     parsed = tuple(
-        _result(job_uid, name, group_type, r["name"], _bare_dtype(r.get("type")), r, bool(r.get("passthrough")))
-        for r in results
+        _result(job_uid, group_name, group_type, r, at, _bare_dtype(text(r.get("type"), f"{at}.type", 200)))
+        for r, at in results
     )
-    passthrough = group.get("passthrough")
+    return _output(job_uid, group_name, group_type, group, where, parsed)
+
+
+def _v5_output(job_uid: str, out_name: str, output: dict, where: str) -> OutputGroup:
+    group_type = text(output.get("type"), f"{where}.type", 100)
+    parsed = []
+    for i, r in enumerate(items(output.get("results"), f"{where}.results")):
+        at = f"{where}.results[{i}]"
+        r = fields(r, at)
+        parsed.append(_result(job_uid, out_name, group_type, r, at, text(r.get("dtype"), f"{at}.dtype", 200)))
+    return _output(job_uid, out_name, group_type, output, where, tuple(parsed))
+
+
+def _output(job_uid: str, group_name: str, group_type: str, raw: dict, where: str,
+            results: tuple[OutputResult, ...]) -> OutputGroup:
+    passthrough = raw.get("passthrough")
     return OutputGroup(
-        job_uid, name, group_type, _text(group.get("title")), _count(group.get("num_items")), parsed,
-        passthrough if isinstance(passthrough, str) else None,
+        job_uid, group_name, group_type, text(raw.get("title"), f"{where}.title"),
+        _count(raw.get("num_items"), f"{where}.num_items"), results,
+        untrusted.optional_name(passthrough, f"{where}.passthrough", "input name") if isinstance(passthrough, str) else None,
     )
 
 
-def _v5_output(job_uid: str, name: str, output: dict) -> OutputGroup:
-    group_type = _text(output.get("type"))
-    parsed = tuple(
-        _result(job_uid, name, group_type, r["name"], _text(r.get("dtype")), r, bool(r.get("passthrough")))
-        for r in output.get("results") or []
+def _result(job: str, output: str, group_type: str, raw: dict, where: str, dtype: str) -> OutputResult:
+    result_name = name(raw.get("name"), f"{where}.name", "result name")
+    versions = tuple(
+        uint(v, f"{where}.versions[{i}]", "version number") for i, v in enumerate(items(raw.get("versions"), f"{where}.versions"))
     )
-    passthrough = output.get("passthrough")
-    return OutputGroup(
-        job_uid, name, group_type, _text(output.get("title")), _count(output.get("num_items")), parsed,
-        passthrough if isinstance(passthrough, str) else None,
+    metafiles = tuple(
+        untrusted.relative_path(m, f"{where}.metafiles[{i}]")
+        for i, m in enumerate(items(raw.get("metafiles"), f"{where}.metafiles"))
     )
-
-
-def _result(job: str, output: str, group_type: str, name: str, dtype: str, raw: dict, passthrough: bool) -> OutputResult:
-    versions = tuple(int(v) for v in raw.get("versions") or [])
-    metafiles = tuple(str(m) for m in raw.get("metafiles") or [])
     return OutputResult(
-        job, output, name, dtype, group_type, passthrough, versions, metafiles,
-        _per_version_counts(raw.get("num_items"), len(versions)),
+        job, output, result_name, dtype, group_type, flag(raw.get("passthrough"), f"{where}.passthrough"),
+        versions, metafiles, _per_version_counts(raw.get("num_items"), len(versions), f"{where}.num_items"),
     )
 
 
-def _per_version_counts(value: Any, num_versions: int) -> tuple[int | None, ...]:
+def _per_version_counts(value: Any, num_versions: int, where: str) -> tuple[int | None, ...]:
     """v5 and the v4 fixtures store a list parallel to ``versions``; v4's type says int, which
     can only describe the final file."""
     if isinstance(value, list):
-        counts = [_count(v) for v in value[:num_versions]]
+        counts = [_count(v, f"{where}[{i}]") for i, v in enumerate(value[:num_versions])]
         return tuple(counts + [None] * (num_versions - len(counts)))
     if num_versions == 0:
         return ()
-    return (None,) * (num_versions - 1) + (_count(value),)
+    return (None,) * (num_versions - 1) + (_count(value, where),)
 
 
 # --- inputs --------------------------------------------------------------------------------
@@ -180,114 +212,131 @@ def _per_version_counts(value: Any, num_versions: int) -> tuple[int | None, ...]
 
 def parse_inputs(document: dict, schema: str | None) -> tuple[InputGroup, ...]:
     if schema == "v5":
-        inputs = document["spec"].get("inputs") or {}
-        return tuple(_v5_input(name, spec) for name, spec in inputs.items())
-    return tuple(_v4_input(group) for group in document.get("input_slot_groups") or [])
-
-
-def _v4_input(group: dict) -> InputGroup:
-    slots = tuple(
-        InputSlot(s["name"], _bare_dtype(s.get("type")), not s.get("optional", False), _text(s.get("title")))
-        for s in group.get("slots") or []
-    )
-    connections = tuple(
-        Connection(
-            c["job_uid"],
-            c["group_name"],
-            tuple(
-                _binding(e.get("slot_name"), e.get("job_uid") or c["job_uid"], e.get("group_name") or c["group_name"],
-                         e["result_name"], _bare_dtype(e.get("result_type")), e.get("version", FINAL))
-                for e in c.get("slots") or []
-            ),
+        where = "spec.inputs"
+        inputs = fields(fields(document.get("spec"), "spec").get("inputs"), where)
+        return tuple(
+            _v5_input(name(in_name, where, "input name"), fields(spec, key(where, in_name)), key(where, in_name))
+            for in_name, spec in inputs.items()
         )
-        for c in group.get("connections") or []
-    )
-    return _input(group["name"], group, slots, connections)
+    groups = []
+    for i, group in enumerate(items(document.get("input_slot_groups"), "input_slot_groups")):
+        where = f"input_slot_groups[{i}]"
+        group = fields(group, where)
+        groups.append(_v4_input(name(group.get("name"), f"{where}.name", "input name"), group, where))
+    return tuple(groups)
 
 
-def _v5_input(name: str, spec: dict) -> InputGroup:
-    slots = tuple(
-        InputSlot(s["name"], _text(s.get("dtype")), bool(s.get("required", False)), _text(s.get("title")))
-        for s in spec.get("slots") or []
-    )
-    connections = tuple(
-        Connection(
-            c["job_uid"],
-            c["output"],
-            tuple(
-                _binding(e.get("name"), e.get("job_uid") or c["job_uid"], e.get("output") or c["output"],
-                         e["result"], _text(e.get("dtype")), e.get("version", FINAL))
-                for e in c.get("results") or []
-            ),
-        )
-        for c in spec.get("connections") or []
-    )
-    return _input(name, spec, slots, connections)
+def _v4_input(group_name: str, group: dict, where: str) -> InputGroup:
+    slots = []
+    for i, s in enumerate(items(group.get("slots"), f"{where}.slots")):
+        at = f"{where}.slots[{i}]"
+        s = fields(s, at)
+        slots.append(InputSlot(
+            name(s.get("name"), f"{at}.name", "slot name"), _bare_dtype(text(s.get("type"), f"{at}.type", 200)),
+            not flag(s.get("optional", False), f"{at}.optional"), text(s.get("title"), f"{at}.title"),
+        ))
+    connections = []
+    for i, c in enumerate(items(group.get("connections"), f"{where}.connections")):
+        at = f"{where}.connections[{i}]"
+        c = fields(c, at)
+        job = name(c.get("job_uid"), f"{at}.job_uid", "job uid")
+        output = name(c.get("group_name"), f"{at}.group_name", "output name")
+        bindings = []
+        for j, e in enumerate(items(c.get("slots"), f"{at}.slots")):
+            entry = f"{at}.slots[{j}]"
+            e = fields(e, entry)
+            bindings.append(_binding(
+                optional_name(e.get("slot_name"), f"{entry}.slot_name", "slot name"),
+                optional_name(e.get("job_uid"), f"{entry}.job_uid", "job uid") or job,
+                optional_name(e.get("group_name"), f"{entry}.group_name", "output name") or output,
+                name(e.get("result_name"), f"{entry}.result_name", "result name"),
+                _bare_dtype(text(e.get("result_type"), f"{entry}.result_type", 200)),
+                e.get("version", FINAL), f"{entry}.version",
+            ))
+        connections.append(Connection(job, output, tuple(bindings)))
+    return _input(group_name, group, where, tuple(slots), tuple(connections))
 
 
-def _input(name: str, spec: dict, slots: tuple[InputSlot, ...], connections: tuple[Connection, ...]) -> InputGroup:
+def _v5_input(in_name: str, spec: dict, where: str) -> InputGroup:
+    slots = []
+    for i, s in enumerate(items(spec.get("slots"), f"{where}.slots")):
+        at = f"{where}.slots[{i}]"
+        s = fields(s, at)
+        slots.append(InputSlot(
+            name(s.get("name"), f"{at}.name", "slot name"), text(s.get("dtype"), f"{at}.dtype", 200),
+            flag(s.get("required", False), f"{at}.required"), text(s.get("title"), f"{at}.title"),
+        ))
+    connections = []
+    for i, c in enumerate(items(spec.get("connections"), f"{where}.connections")):
+        at = f"{where}.connections[{i}]"
+        c = fields(c, at)
+        job = name(c.get("job_uid"), f"{at}.job_uid", "job uid")
+        output = name(c.get("output"), f"{at}.output", "output name")
+        bindings = []
+        for j, e in enumerate(items(c.get("results"), f"{at}.results")):
+            entry = f"{at}.results[{j}]"
+            e = fields(e, entry)
+            bindings.append(_binding(
+                optional_name(e.get("name"), f"{entry}.name", "slot name"),
+                optional_name(e.get("job_uid"), f"{entry}.job_uid", "job uid") or job,
+                optional_name(e.get("output"), f"{entry}.output", "output name") or output,
+                name(e.get("result"), f"{entry}.result", "result name"),
+                text(e.get("dtype"), f"{entry}.dtype", 200),
+                e.get("version", FINAL), f"{entry}.version",
+            ))
+        connections.append(Connection(job, output, tuple(bindings)))
+    return _input(in_name, spec, where, tuple(slots), tuple(connections))
+
+
+def _input(in_name: str, spec: dict, where: str, slots: tuple[InputSlot, ...],
+           connections: tuple[Connection, ...]) -> InputGroup:
     return InputGroup(
-        name=name,
-        type=_text(spec.get("type")),
-        title=_text(spec.get("title")),
+        name=in_name,
+        type=text(spec.get("type"), f"{where}.type", 100),
+        title=text(spec.get("title"), f"{where}.title"),
         slots=slots,
         connections=connections,
-        count_min=_count(spec.get("count_min")) or 0,
-        count_max=normalise_count_max(spec.get("count_max")),
-        repeat_allowed=bool(spec.get("repeat_allowed", False)),
+        count_min=_count(spec.get("count_min"), f"{where}.count_min") or 0,
+        count_max=_count_max(spec.get("count_max"), f"{where}.count_max"),
+        repeat_allowed=flag(spec.get("repeat_allowed", False), f"{where}.repeat_allowed"),
     )
 
 
-def _binding(slot: Any, job: str, output: str, result: str, dtype: str, version: Any) -> Binding:
-    return Binding(slot if isinstance(slot, str) and slot else None, ResultRef(job, output, result, _version(version)), dtype)
+def _binding(slot: str | None, job: str, output: str, result: str, dtype: str, version: Any, where: str) -> Binding:
+    return Binding(slot, ResultRef(job, output, result, _version(version, where)), dtype)
 
 
 def normalise_count_max(value: Any) -> int | None:
     """None, 0, infinity and ``"inf"`` all mean unlimited (cryosparc-tools ``print_input_spec``)."""
-    if value is None or isinstance(value, str):
-        return None if value in (None, "inf", "Infinity", "") else _count(value)
-    if isinstance(value, (int, float)) and (not math.isfinite(value) or value <= 0):
+    return _count_max(value, "count_max")
+
+
+def _count_max(value: Any, where: str) -> int | None:
+    if value is None or value in ("inf", "Infinity", ""):
         return None
-    return int(value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and (value <= 0 or value == math.inf):
+        return None  # 0, negative and Infinity: unlimited, as before
+    count = uint(value, where, "connection count")
+    return count or None
 
 
-def _version(value: Any) -> Version:
+def _version(value: Any, where: str = "version") -> Version:
     if value is None or value == FINAL:
         return FINAL
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return value
-    raise ValueError(f"connection version {value!r} is neither F nor an iteration number")
+    try:
+        return uint(value, where, "version")
+    except Invalid:
+        raise Invalid(where, f"connection version {describe(value)} is neither F nor an iteration number") from None
 
 
-def _bare_dtype(value: Any) -> str:
+def _bare_dtype(value: str) -> str:
     """``particle.blob`` → ``blob`` (v4 types carry the group type as a prefix)."""
-    text = _text(value)
-    return text.split(".", 1)[1] if "." in text else text
+    return value.split(".", 1)[1] if "." in value else value
 
 
-def _count(value: Any) -> int | None:
-    if isinstance(value, bool):
+def _count(value: Any, where: str = "num_items") -> int | None:
+    """A row count: null (unknown) or a non-negative 64-bit integer; NaN, Infinity, negative,
+    fractional and out-of-range values are refused."""
+    if value is None:
         return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and math.isfinite(value):
-        return int(value)
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
-    return None
-
-
-def _text(value: Any) -> str:
-    return value if isinstance(value, str) else ""
-
-
-def _uids(value: Any) -> tuple[str, ...]:
-    if not isinstance(value, list):
-        return ()
-    return tuple(v for v in value if isinstance(v, str))
-
-
-def _first_line(exc: Exception) -> str:
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return uint(value, where, "row count")

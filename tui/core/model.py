@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Callable
 
-from .errors import RefError
+from .errors import JobDocumentError, RefError
 from .refs import FINAL, ResultRef, Version
 
 
@@ -253,9 +253,14 @@ class Job:
         try:
             self._outputs, self._inputs = self._parse(self._raw, self.uid, self.schema)
             self._raw = None  # parsed once; the model objects are all that is needed now
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        except JobDocumentError as exc:  # the parser checks every value: the message names file and key
             self._outputs, self._inputs = (), ()
-            self.error = f"inputs/outputs are malformed ({type(exc).__name__}: {exc})"
+            self.error = f"inputs/outputs are malformed: {exc}"
+        except (KeyError, TypeError, ValueError, AttributeError, RecursionError, OverflowError) as exc:
+            # a check the parser lacks: still a broken job, never a traceback; the exception's text
+            # is not shown (it could quote any amount of the document)
+            self._outputs, self._inputs = (), ()
+            self.error = f"inputs/outputs are malformed: {self.uid}/job.json: unexpected content ({type(exc).__name__})"
 
     def output(self, name: str) -> OutputGroup | None:
         return next((o for o in self.outputs if o.name == name), None)
