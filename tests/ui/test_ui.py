@@ -148,7 +148,7 @@ async def test_version_step_keys_and_labels(demo_project):
         assert screen.bench.picks[("J9", "particles", "alignments3D")] == 2
         await pilot.press("right_square_bracket", "right_square_bracket", "right_square_bracket")
         assert screen.bench.picks[("J9", "particles", "alignments3D")] == "F"
-        assert str(screen.outputs.cursor_node.label).startswith("J9.particles.alignments3D ")
+        assert str(screen.outputs.cursor_node.label).startswith("J9.particles.alignments3D.F ")  # F always shown
 
 
 async def test_pane_keys_and_vim_movement(demo_project):
@@ -381,8 +381,9 @@ async def test_small_terminal(demo_project, size):
         assert screen.has_class("short")  # details pane shrinks to leave rows for the trees
         await pilot.press("3")
         await pilot.pause()
-        assert screen.inputs.region.width >= 36  # the focused pane takes the room
-        assert screen.jobs_pane.region.width < 36
+        # a stable layout: the inputs pane, which holds the edit, is the widest whatever has the focus
+        assert screen.inputs.region.width >= 30
+        assert screen.jobs_pane.region.width < screen.inputs.region.width
 
 
 async def test_write_menu_and_export_route(demo_project, tmp_path):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Input, OptionList, Tree
@@ -29,14 +29,24 @@ STATUS_MARK = {  # status → (mark, meaning: tui.ui.marks)
 }
 
 
-# Deeper lineage is shown flat at this depth, each row naming its parent: a chain of thousands of
-# jobs would otherwise push every label off the pane (2 columns of guides per level).
+# Deeper lineage is shown flat, each row naming its parent: a chain of thousands of jobs would
+# otherwise push every label off the pane (2 columns of guides per level). The depth shown is at
+# most MAX_DEPTH, and less in a narrow pane, so that LABEL_ROOM columns are left for the label.
 MAX_DEPTH = 8
+MIN_DEPTH = 3
+LABEL_ROOM = 16  # "J4998 ←J4997 ✓ " and the toggle
+
+
+def depth_cap(width: int, guide_depth: int) -> int:
+    """The deepest level shown in a pane ``width`` columns wide (MAX_DEPTH before any layout)."""
+    if width <= 0:
+        return MAX_DEPTH
+    return max(MIN_DEPTH, min(MAX_DEPTH, (width - LABEL_ROOM) // guide_depth + 1))
 
 
 def job_label(job: Job, repeat: bool = False, parent: str | None = None) -> Text:
     """``J12 ● building Local Refinement``; ``parent`` is named when the row is not indented
-    under it (past MAX_DEPTH)."""
+    under it (past the pane's depth cap)."""
     text = Text()
     text.append(job.uid, style="bold")
     text.append(" ")
@@ -72,15 +82,19 @@ class JobTree(PaneTree[str]):
         self.first_node: dict[str, object] = {}
         self.depth: dict[str, int] = {}  # of each job's first row (1 = top level)
         self.missing_parents: set[str] = set()  # parents not shown yet when a child was added
+        self.cap = MAX_DEPTH  # the depth rows are flattened at, set from the width when filled
+        self.shown: tuple[Project, bool] | None = None  # what populate last showed
 
     def reset(self) -> None:
         self.clear()
         self.first_node = {}
         self.depth = {}
         self.missing_parents = set()
+        self.cap = depth_cap(self.size.width, self.guide_depth)
 
     def populate(self, project: Project, by_workspace: bool) -> None:
         self.reset()
+        self.shown = (project, by_workspace)
         if by_workspace:
             with self.bulk():
                 self._populate_workspaces(project)
@@ -110,7 +124,7 @@ class JobTree(PaneTree[str]):
     def _add_under(self, parent: str, job: Job, repeat: bool):
         """A row for ``job`` under ``parent``'s first row, or beside it (naming it) at MAX_DEPTH."""
         node, depth = self.first_node[parent], self.depth[parent]
-        if depth >= MAX_DEPTH:
+        if depth >= self.cap:
             return node.parent.add_leaf(job_label(job, repeat, parent=parent), data=job.uid), depth
         return self._open(node).add_leaf(job_label(job, repeat), data=job.uid), depth + 1
 
@@ -146,6 +160,16 @@ class JobTree(PaneTree[str]):
             parent = parent.parent
         self.move_cursor(node)
         return True
+
+    def on_resize(self, event: events.Resize) -> None:
+        """A width that allows another depth: show the tree again, on the same job."""
+        # filled batch by batch as the project was read, the tree shows the pane's project as a lineage
+        shown = self.shown or (getattr(self.parent, "project", None), False)
+        if shown[0] is not None and self.first_node and depth_cap(event.size.width, self.guide_depth) != self.cap:
+            current = self.current_uid
+            self.populate(*shown)
+            if current:
+                self.go_to(current)
 
     @property
     def current_uid(self) -> str | None:

@@ -34,7 +34,7 @@ def result_label(result: OutputResult, version: Version) -> Text:
         text.append(ref.short, style="dim")
         text.append("  no metafile (incomplete)", style="dim italic")
         return text
-    text.append(ref.short, style="bold" if version != FINAL else "")
+    text.append(str(ref), style="bold" if version != FINAL else "")  # .F too: the version is always shown
     if result.passthrough:
         text.append(" pt", style=style("passthrough"))
     try:
