@@ -37,11 +37,12 @@ def main() -> int:
         print("screenshots need cairosvg: pip install -e '.[screenshots]'", file=sys.stderr)
         return 1
     with tempfile.TemporaryDirectory() as tmp:
-        os.environ["XDG_STATE_HOME"] = str(Path(tmp) / "state")  # no journal from real use
         project = write_demo(Path(tmp) / "CS-demo")
         shots = (("main", scenario.alignments_highlighted), ("version-picker", scenario.version_picker),
-                 ("rebinding", scenario.rebinding))
+                 ("rebinding", scenario.rebinding), ("candidates", scenario.candidates))
         for name, script in shots:
+            # a state folder per picture: no journal from real use, nor from the picture before
+            os.environ["XDG_STATE_HOME"] = str(Path(tmp) / "state" / name)
             svg = asyncio.run(capture(project, name, script))
             cairosvg.svg2png(url=str(svg), write_to=str(svg.with_suffix(".png")), output_width=1600)
             print(f"wrote {svg} and {svg.with_suffix('.png').name}")

@@ -137,3 +137,13 @@ async def help_screen(pilot):
     await pilot.press("question_mark")
     await pilot.pause()
     return screen
+
+
+async def candidates(pilot):
+    """The candidates of the refinement's blob slot, measured and ranked."""
+    screen = await ready(pilot)
+    await show_slot(pilot, "particles.0.blob")
+    await pilot.press("c")
+    await settle(pilot)
+    await settle(pilot)  # the measured list replaces the listed one
+    return screen

@@ -30,33 +30,32 @@ class CandidatesMeasured(Message):
         self.done = done
 
 
-TITLE_WIDTH = 30
-
-
 def _cell(text: str, width: int) -> str:
     return text[: width - 1] + "…" if len(text) > width else text.ljust(width)
 
 
+FACT_WIDTH = 28
+
+
 def candidate_label(candidate: Candidate, ref_width: int, keeps_width: int = 0) -> Text:
-    """One row, in columns: reference and markers, job title, rows, what the join keeps, the
-    first fact (``box 452 px, 1.115 Å/px``). Markers read without colour too."""
+    """One line, in columns: reference and marker, rows, what the join keeps, the first fact
+    (``box 452 px, 1.115 Å/px``), then the job title, which a narrow terminal cuts first.
+    Markers read without colour too."""
     label = Text(_cell(str(candidate.ref), ref_width), style="bold")
     marker = "now" if candidate.current else "pt" if candidate.passthrough else ""
-    label.append(f" {marker:<3} ", style="italic")
-    failed = candidate.status != "completed"
-    label.append(_cell(("✗ " if failed else "") + candidate.title, TITLE_WIDTH), style=style("error") if failed else "")
+    label.append(f" {marker:<3}", style="italic")
     rows = "?" if candidate.rows is None else f"{candidate.rows:,}"
     label.append(f" {rows:>9} rows  ", style="dim")
-    keeps = candidate.keeps_text + (" ✗" if candidate.empty else "")
-    keeps = keeps.ljust(keeps_width)
+    keeps = (candidate.keeps_text + (" ✗" if candidate.empty else "")).ljust(keeps_width)
     if candidate.empty:
         label.append(keeps, style=style("error"))
     elif candidate.measured and candidate.kept is None:
         label.append(keeps, style=style("unknown"))
     else:
         label.append(keeps, style=style("ok") if candidate.measured else "dim")
-    if candidate.fact:
-        label.append(f"  {candidate.fact}")
+    label.append(f"  {_cell(candidate.fact or '', FACT_WIDTH)}  ")
+    failed = candidate.status != "completed"
+    label.append(("✗ " if failed else "") + candidate.title, style=style("error") if failed else "dim")
     return label
 
 
