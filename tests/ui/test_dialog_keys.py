@@ -60,7 +60,7 @@ async def test_write_menu_moves_with_j_k_and_a_digit_chooses(demo_project):
         await press(pilot, "j", "j")
         assert highlighted(app) == "script"
         await press(pilot, "k", "G")
-        assert highlighted(app) == "apply"
+        assert highlighted(app) == "imports"
         await press(pilot, "2")  # plan
         assert isinstance(app.screen, CommandLine)
         box = app.screen.query_one(Input)
@@ -149,3 +149,13 @@ async def test_the_next_write_proposes_the_folder_last_written_to(demo_project, 
         box = app.screen.query_one(Input)
         assert box.value == f"write script '{chosen / 'J12_apply.py'}'"
         await press(pilot, "escape")
+
+
+async def test_write_menu_offers_an_export_into_imports(demo_project):
+    app = make_app(demo_project)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await show_slot(pilot, "particles.0.alignments3D")
+        await press(pilot, "left_square_bracket", "w", "5")
+        assert isinstance(app.screen, CommandLine)
+        assert app.screen.query_one(Input).value == "write export --into-imports J12_particles_rebound"

@@ -44,9 +44,14 @@ class WriteOut:
         self._in_worker(heading)
 
     def _prefill(self, session: EditSession, route: str, export_input: Callable[[], str]) -> None:
-        input_name = export_input() if route == "export" else ""
-        args = routes.default_destination(session, route, input_name, self.screen.bench.write_folder)
-        self.screen.command_command_line(" ".join(["write", route, *map(shlex.quote, args)]))
+        input_name = export_input() if route in ("export", "imports") else ""
+        if route == "imports":  # an export into the project's imports/ folder: only its name to give
+            from ..core.export import default_name
+
+            words = ["export", INTO_IMPORTS, default_name(session.target.uid, input_name)]
+        else:
+            words = [route, *routes.default_destination(session, route, input_name, self.screen.bench.write_folder)]
+        self.screen.command_command_line(" ".join(["write", *map(shlex.quote, words)]))
 
     def start(self, session: EditSession, args: tuple[str, ...], export_input: Callable[[], str]) -> None:
         """``:write ROUTE …`` (the parser has checked the arguments)."""

@@ -349,6 +349,7 @@ WRITE_ROUTES = (
     ("plan", "plan    the edits as JSON (reopen with csrebind PROJECT --plan FILE, or csrebind apply)"),
     ("script", "script  a commented cryosparc-tools script that applies the edits"),
     ("apply", "apply   the edits to the running CryoSPARC now (target must be building)"),
+    ("imports", "imports export into a new folder PROJECT/imports/NAME/, the path Import Result Group takes"),
 )
 
 
@@ -366,7 +367,7 @@ class WriteMenu(ModalScreen[str | None]):
             yield Label(self.heading, id="write-title")
             yield PickList(*[Option(f"{n} {text}", id=route) for n, (route, text) in enumerate(WRITE_ROUTES, 1)],
                            id="routes")
-            yield Label("j/k move · 1–4 or enter choose · esc cancel", id="answers")
+            yield Label("j/k move · 1–5 or enter choose · esc cancel", id="answers")
 
     def on_mount(self) -> None:
         self.query_one(OptionList).focus()
