@@ -40,9 +40,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CsRebindError as exc:
         print(f"csrebind: {exc}", file=sys.stderr)
         return EXIT_DATA
-    except KeyboardInterrupt:
-        print("csrebind: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP while writing (atomic.Terminated)
+        print(f"csrebind: interrupted{f' by {exc}' if getattr(exc, 'exit_code', None) else ''}", file=sys.stderr)
+        return getattr(exc, "exit_code", 130)
     except BrokenPipeError:  # `csrebind jobs P | head`
         return EXIT_OK
 

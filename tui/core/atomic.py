@@ -1,7 +1,9 @@
 """Atomic file output: a file appears complete under its final name, or not at all.
 
-Everything csrebind writes (exports, plans, scripts, journals) goes through here, so an error
-or Ctrl-C never leaves a partial file and an existing file is only replaced when asked.
+Everything csrebind writes (exports, plans, scripts, journals) goes through here, so an error,
+Ctrl-C, SIGTERM or SIGHUP never leaves a partial file and an existing file is only replaced when
+asked; a pair of files (an export's NAME.cs + NAME.csg) appears together or not at all. Reading
+untrusted paths goes through :func:`open_regular` (never a FIFO or a device).
 """
 
 from __future__ import annotations
@@ -9,12 +11,20 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import secrets
+import signal
 import stat
+import threading
 from pathlib import Path
 from typing import IO, Iterator, Sequence
 
 from .errors import CsRebindError
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: no locks, so no .part file is ever taken for stale
+    fcntl = None  # type: ignore[assignment]
 
 
 def already_exists(existing: Sequence[Path], replace: str = "replace it") -> str:
@@ -23,40 +33,231 @@ def already_exists(existing: Sequence[Path], replace: str = "replace it") -> str
     return f"{', '.join(str(p) for p in existing)} already {verb}; choose another name or pass --force to {replace}"
 
 
-def _create_temporary(folder: Path, name: str) -> tuple[int, Path]:
-    """A new file beside the target. Created with mode 0o666 so the kernel applies the user's
-    umask, as for any ordinary new file (tempfile.mkstemp's 0o600 would hide the result from
-    CryoSPARC's service user)."""
-    temp = folder / f".{name}.{secrets.token_hex(8)}.part"
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    return os.open(temp, flags, 0o666), temp
+# ``.NAME.<hex>.part``: our temporary files. A writer holds an exclusive flock on its file for as
+# long as it may still rename it, so a .part file that can be locked is stale (its writer died,
+# e.g. killed with SIGKILL) and may be removed (:func:`remove_stale_parts`).
+PART_RE = re.compile(r"\.(?P<name>.+)\.[0-9a-f]{16}\.part")
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP while csrebind writes: raised like Ctrl-C's KeyboardInterrupt, so that every
+    temporary file is removed on the way out; ``exit_code`` is 128 + the signal number."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+        self.exit_code = 128 + signum
+
+
+_CAUGHT = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+def _raise_terminated(signum: int, _frame: object) -> None:
+    raise Terminated(signum)
 
 
 @contextlib.contextmanager
-def atomic_output(path: str | os.PathLike, *, overwrite: bool = False, binary: bool = True) -> Iterator[IO]:
-    """Yield a temporary file beside ``path``; on success it is flushed and renamed over
-    ``path``. On any exception (KeyboardInterrupt included) it is removed."""
+def signals_as_interrupts() -> Iterator[None]:
+    """While writing, SIGTERM and SIGHUP raise :class:`Terminated` (SIGINT already raises
+    KeyboardInterrupt) so the temporary files are cleaned up. Only in the main thread, and only
+    for signals still at their default action (an application's own handlers are kept)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {}
+    for signum in _CAUGHT:
+        if signal.getsignal(signum) == signal.SIG_DFL:
+            previous[signum] = signal.signal(signum, _raise_terminated)
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Renames that must happen together: SIGINT, SIGTERM and SIGHUP wait until they are done."""
+    blockable = hasattr(signal, "pthread_sigmask") and threading.current_thread() is threading.main_thread()
+    if not blockable:
+        yield
+        return
+    caught = {signal.SIGINT, *_CAUGHT}
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, caught)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def _create_temporary(folder: Path, name: str) -> tuple[int, Path]:
+    """A new file beside the target, locked (see PART_RE). Created with mode 0o666 so the kernel
+    applies the user's umask, as for any ordinary new file (tempfile.mkstemp's 0o600 would hide the
+    result from CryoSPARC's service user)."""
+    temp = folder / f".{name}.{secrets.token_hex(8)}.part"
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
+    handle = os.open(temp, flags, 0o666)
+    _try_lock(handle)
+    return handle, temp
+
+
+def _try_lock(handle: int) -> bool:
+    if fcntl is None:
+        return False
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    return True
+
+
+class PendingFile:
+    """A temporary file beside ``target``, open (and locked) until it is renamed or removed."""
+
+    def __init__(self, target: Path, binary: bool) -> None:
+        self.target = target
+        handle, self.temp = _create_temporary(target.parent, target.name)
+        self.stream: IO = os.fdopen(handle, "wb" if binary else "w", encoding=None if binary else "utf-8")
+        self.renamed = False
+
+    def finish(self) -> None:
+        """Everything written reaches the disk (before any rename)."""
+        self.stream.flush()
+        os.fsync(self.stream.fileno())
+
+    def rename(self) -> None:
+        os.replace(self.temp, self.target)  # still open, so still locked: no cleaner takes it
+        self.renamed = True
+
+    def close(self) -> None:
+        """Remove the temporary file unless it was renamed; release it."""
+        if not self.renamed:
+            with contextlib.suppress(OSError):
+                self.temp.unlink()
+        with contextlib.suppress(OSError):
+            self.stream.close()
+
+
+@contextlib.contextmanager
+def pending_output(path: str | os.PathLike, *, overwrite: bool = False, binary: bool = True
+                   ) -> Iterator[PendingFile]:
+    """A :class:`PendingFile` for ``path``, never renamed here: the caller renames it (see
+    :func:`commit_pair`); whatever is not renamed when the block ends, by an error, Ctrl-C,
+    SIGTERM or SIGHUP included, is removed."""
     target = Path(path)
     if target.exists() and not overwrite:
         raise CsRebindError(already_exists([target]))
     if not target.parent.is_dir():
         raise CsRebindError(f"{target.parent}: output folder does not exist")
+    with signals_as_interrupts():
+        try:
+            pending = PendingFile(target, binary)
+        except OSError as exc:
+            raise CsRebindError(f"{target.parent}: cannot write here ({exc.strerror or exc})") from None
+        try:
+            yield pending
+        finally:
+            pending.close()
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike, *, overwrite: bool = False, binary: bool = True) -> Iterator[IO]:
+    """Yield a temporary file beside ``path``; on success it is flushed and renamed over
+    ``path``. On any exception (KeyboardInterrupt, SIGTERM and SIGHUP included) it is removed."""
+    with pending_output(path, overwrite=overwrite, binary=binary) as pending:
+        yield pending.stream
+        pending.finish()
+        if not overwrite and pending.target.exists():  # appeared while we were writing
+            raise CsRebindError(f"{pending.target} appeared while writing; nothing was replaced")
+        pending.rename()
+
+
+def commit_pair(first: PendingFile, last: PendingFile, *, overwrite: bool = False,
+                incomplete: Sequence[Path] = ()) -> None:
+    """Rename two finished files so that the pair appears together: ``last`` (the file whose presence
+    says the pair is complete, e.g. NAME.csg) disappears first and appears last. With ``overwrite``
+    an existing pair is replaced only now that the new one is complete; ``incomplete`` lists files
+    that may be replaced anyway (a lone first file of an earlier, interrupted pair). Signals wait
+    until the renames are done; a SIGKILL between them leaves a lone first file and a stale .part,
+    which :func:`lone_first_file_is_ours` recognises."""
+    first.finish()
+    last.finish()
+    if not overwrite:
+        existing = [t for t in (first.target, last.target) if t.exists() and t not in incomplete]
+        if existing:
+            raise CsRebindError(f"{', '.join(map(str, existing))} appeared while writing; nothing was replaced")
+    with _signals_deferred():
+        aside = None
+        if last.target.exists():  # the old pair, from here on incomplete until the new one is in place
+            aside = last.target.with_name(f".{last.target.name}.{secrets.token_hex(8)}.part")
+            os.replace(last.target, aside)
+        try:
+            first.rename()
+        except OSError as exc:
+            if aside is not None:
+                with contextlib.suppress(OSError):
+                    os.replace(aside, last.target)
+            raise CsRebindError(
+                f"{first.target}: cannot be renamed into place ({exc.strerror or exc}); nothing was replaced"
+            ) from None
+        try:
+            last.rename()
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                first.target.unlink()
+            raise CsRebindError(
+                f"{last.target}: cannot be renamed into place ({exc.strerror or exc}); {first.target} was removed "
+                "again" + (", and the export it replaced is lost" if aside is not None else "")
+            ) from None
+        if aside is not None:
+            with contextlib.suppress(OSError):
+                aside.unlink()
+
+
+def stale_parts(folder: Path, names: Sequence[str] | None = None, suffixes: tuple[str, ...] = ()) -> list[Path]:
+    """Our ``.NAME.<hex>.part`` files in ``folder`` (only those of ``names``, or whose NAME ends with
+    one of ``suffixes``, if given) whose writer is gone: no process holds their lock. Never follows
+    a symbolic link."""
+    found = []
     try:
-        handle, temp = _create_temporary(target.parent, target.name)
-    except OSError as exc:
-        raise CsRebindError(f"{target.parent}: cannot write here ({exc.strerror or exc})") from None
-    try:
-        with os.fdopen(handle, "wb" if binary else "w", encoding=None if binary else "utf-8") as stream:
-            yield stream
-            stream.flush()
-            os.fsync(stream.fileno())
-        if not overwrite and target.exists():  # appeared while we were writing
-            raise CsRebindError(f"{target} appeared while writing; nothing was replaced")
-        os.replace(temp, target)
-    except BaseException:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return []
+    for entry in entries:
+        match = PART_RE.fullmatch(entry.name)
+        if match is None or (names is not None and match["name"] not in names):
+            continue
+        if suffixes and not match["name"].endswith(suffixes):
+            continue
+        try:
+            if not entry.is_file(follow_symlinks=False):
+                continue
+            handle = os.open(entry.path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0))
+        except OSError:
+            continue
+        try:
+            if _try_lock(handle):
+                found.append(Path(entry.path))
+        finally:
+            os.close(handle)
+    return sorted(found)
+
+
+def remove_stale_parts(folder: Path, names: Sequence[str] | None = None, suffixes: tuple[str, ...] = ()
+                       ) -> list[Path]:
+    """Remove what :func:`stale_parts` finds; returns what was removed."""
+    removed = []
+    for path in stale_parts(folder, names, suffixes):
         with contextlib.suppress(OSError):
-            temp.unlink()
-        raise
+            path.unlink()
+            removed.append(path)
+    return removed
+
+
+def lone_first_file_is_ours(first: Path, last: Path) -> bool:
+    """``first`` without ``last`` (NAME.cs without NAME.csg) is the trace of a pair interrupted
+    between its renames when a stale ``.part`` of ``last`` is beside it."""
+    return first.exists() and not os.path.lexists(last) and bool(stale_parts(first.parent, [last.name]))
 
 
 def open_regular(path: str | os.PathLike) -> int:

@@ -22,7 +22,7 @@ import shlex
 from pathlib import Path
 from typing import Sequence
 
-from .atomic import already_exists, write_bytes_atomic
+from .atomic import already_exists, lone_first_file_is_ours, write_bytes_atomic
 from .errors import ExportError, PlanError, ProjectError
 
 
@@ -91,7 +91,15 @@ def check_export_destination(project_dir: Path, out_dir: str | os.PathLike, name
     check_outside_project(project_dir, out, ExportError)
     if out.exists() and not out.is_dir():
         raise ExportError(f"{out}: exists and is not a folder; give a folder for the export")
-    _refuse_existing([out / f"{stem}.cs", out / f"{stem}.csg"], force, ExportError, "replace")
+    cs_path, csg_path = out / f"{stem}.cs", out / f"{stem}.csg"
+    if not force and lone_first_file_is_ours(cs_path, csg_path):
+        return out, stem  # an export interrupted between its two renames: incomplete, replaced by this one
+    if not force and cs_path.exists() and not os.path.lexists(csg_path):
+        raise ExportError(
+            f"{cs_path} already exists, without {csg_path.name} (an incomplete export?); choose another name or "
+            "pass --force to replace it"
+        )
+    _refuse_existing([cs_path, csg_path], force, ExportError, "replace")
     return out, stem
 
 

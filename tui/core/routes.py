@@ -162,20 +162,50 @@ def prepare_export(
 
 def write_plan(session: EditSession, path: str | os.PathLike, *, force: bool = False,
                script: str | os.PathLike | None = None) -> list[Path]:
-    """The plan (and, when asked, the script beside it): both destinations are checked before
-    anything is written, so either both are written or neither."""
+    """The plan (and, when asked, the script beside it), all or nothing: both destinations are
+    checked (outside the project, not existing unless ``force``, a folder that can be written)
+    before anything is written, and when the script still fails the plan is taken back (a plan it
+    replaced is put back as it was)."""
+    from .atomic import write_bytes_atomic
     from .destination import check_file_destination
+    from .errors import PlanError
     from .live import write_script as write_script_file
     from .planfile import write_plan as write_plan_file
 
-    check_file_destination(session.project.path, Path(path), force=force)
+    plan_path = check_file_destination(session.project.path, Path(path), force=force)
+    _check_writable(plan_path)
     if script is not None:
-        check_file_destination(session.project.path, Path(script), force=force)
+        script_path = check_file_destination(session.project.path, Path(script), force=force)
+        _check_writable(script_path)
     check_join(session, "plan")
-    written = [write_plan_file(session.to_plan(), Path(path).expanduser(), project_dir=session.project.path, force=force)]
+    old_plan = plan_path.read_bytes() if script is not None and plan_path.is_file() else None
+    written = [write_plan_file(session.to_plan(), plan_path, project_dir=session.project.path, force=force)]
     if script is not None:
-        written.append(write_script_file(session, Path(script).expanduser(), force=force))
+        try:
+            written.append(write_script_file(session, script_path, force=force))
+        except BaseException as exc:
+            if old_plan is None:
+                plan_path.unlink(missing_ok=True)
+                taken_back = "the plan was not written either"
+            else:
+                write_bytes_atomic(plan_path, old_plan, overwrite=True)
+                taken_back = f"{plan_path} is as it was"
+            if isinstance(exc, CsRebindError):
+                raise PlanError(f"{exc}; {taken_back}") from None
+            raise
     return written
+
+
+def _check_writable(target: Path) -> None:
+    """The folder ``target`` goes into (or its nearest existing ancestor, where it will be made)
+    can be written, so a read-only destination is refused before anything is written."""
+    from .errors import PlanError
+
+    folder = Path(os.path.abspath(target)).parent
+    while not folder.exists() and folder.parent != folder:
+        folder = folder.parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        raise PlanError(f"{target}: cannot write into {folder} (read-only or not a folder); nothing was written")
 
 
 def write_script(session: EditSession, path: str | os.PathLike, *, force: bool = False) -> Path:

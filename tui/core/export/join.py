@@ -12,7 +12,6 @@ export's pre-flight.
 from __future__ import annotations
 
 import math
-import mmap
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -22,11 +21,12 @@ from typing import Callable, Iterator
 import numpy as np
 
 from .. import uids as uid_cache
+from ..atomic import open_regular
 from ..errors import CsFileError, ExportError
 from .layout import ConnectionLayout, ExportLayout, SourceLayout
 from .match import KEY_FIELDS, KEY_TEXT, match_keys, match_location, path_keys, pick_position
 
-BLOCK_BYTES = 8 * 2**20  # size of the memory-mapped window when scanning a source file
+BLOCK_BYTES = 8 * 2**20  # size of the block read at a time when scanning a source file
 ALIGNMENT_DTYPES = ("alignments2D", "alignments3D")
 
 
@@ -523,13 +523,12 @@ def _cached_uids(src: SourceLayout) -> np.ndarray | None:
 
 def read_blocks(src: SourceLayout, start: int, stop: int, ranges: list[tuple[int, int]] | None = None
             ) -> Iterator[tuple[int, np.ndarray]]:
-    """Rows [start, stop) of a source in read-only blocks of about BLOCK_BYTES (``ranges``
-    limits it to those (first, stop) row ranges).
+    """Rows [start, stop) of a source in blocks of about BLOCK_BYTES (``ranges`` limits it to
+    those (first, stop) row ranges).
 
-    NPY files are memory-mapped one block-sized window at a time: nothing is copied, only the
-    rows actually used are read, and each window is unmapped as soon as the caller lets go of
-    the block, so the process never holds more than two windows of any file (cryosparc-tools
-    PR #93 remaps for the same reason)."""
+    NPY files are read block by block with ``readinto`` (only the rows asked for), never
+    memory-mapped: a map of a file truncated while it is read kills the process with SIGBUS. A
+    file that ends before its header says is reported as changed while reading."""
     header = src.header
     if src.table is not None:  # CSDAT, decoded when planned
         for first, end in ranges or [(start, stop)]:
@@ -537,19 +536,24 @@ def read_blocks(src: SourceLayout, start: int, stop: int, ranges: list[tuple[int
         return
     itemsize = header.dtype.itemsize
     block_rows = max(1, BLOCK_BYTES // max(itemsize, 1))
-    granularity = mmap.ALLOCATIONGRANULARITY
     try:
-        with open(header.path, "rb") as f:
+        with open(open_regular(header.path), "rb") as f:
             for first, end in ranges or [(start, stop)]:
                 row = first
                 while row < end:
                     count = min(block_rows, end - row)
-                    offset = header.data_offset + row * itemsize
-                    aligned = offset - offset % granularity
-                    window = mmap.mmap(f.fileno(), offset - aligned + count * itemsize, offset=aligned,
-                                       access=mmap.ACCESS_READ)
-                    block = np.frombuffer(window, dtype=header.dtype, count=count, offset=offset - aligned)
-                    del window  # the block keeps the map alive; dropping the block unmaps it
+                    block = np.empty(count, dtype=header.dtype)
+                    f.seek(header.data_offset + row * itemsize)
+                    view, done = memoryview(block.view(np.uint8)), 0
+                    while done < len(view):
+                        got = f.readinto(view[done:])
+                        if not got:
+                            raise ExportError(
+                                f"{src.metafile}: changed while reading: the header says {header.num_rows:,} rows "
+                                f"but the data ends in row {row + done // max(itemsize, 1):,} (truncated or still "
+                                "being written); nothing was written"
+                            )
+                        done += got
                     yield row, block
                     del block
                     row += count

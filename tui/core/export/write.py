@@ -21,7 +21,7 @@ import numpy as np
 import yaml
 from numpy.lib import format as npformat
 
-from ..atomic import atomic_output
+from ..atomic import commit_pair, lone_first_file_is_ours, pending_output, remove_stale_parts
 from ..destination import check_export_destination, check_imports_destination, create_imports_folder
 from ..errors import CsRebindError, ExportError
 from ..model import InputGroup
@@ -101,8 +101,15 @@ def _write(prepared: PreparedExport, out_dir: str | os.PathLike | None, name: st
     project_dir = _dir_bytes(layout.project_path)
     total = sum(j.count for j in prepared.joined)
     created = create_imports_folder(prepared.project.path, stem)[2] if into_imports else _make_dirs(out)
+    incomplete = [cs_path] if not into_imports and lone_first_file_is_ours(cs_path, csg_path) else []
+    # .part files of .cs/.csg exports whose writer died (killed): nobody holds their lock any more
+    removed = [] if into_imports else remove_stale_parts(out, suffixes=(".cs", ".csg"))
     try:
-        with atomic_output(cs_path, overwrite=force) as handle:
+        # Both files are written under temporary names, then renamed .cs first and .csg last (an
+        # existing .csg is moved away first): NAME.csg exists only beside its complete NAME.cs.
+        with pending_output(cs_path, overwrite=force or bool(incomplete)) as cs_file, \
+                pending_output(csg_path, overwrite=force, binary=False) as csg_file:
+            handle = cs_file.stream
             _write_header(handle, dtype, total)
             writer = _ChunkWriter(handle, dtype, total)
             try:
@@ -117,14 +124,13 @@ def _write(prepared: PreparedExport, out_dir: str | os.PathLike | None, name: st
                 writer.abort()  # the thread must be done with the file before it is removed
                 raise
             writer.close()
-        try:
-            text = csg_text(_csg_document(layout, stem, total))
-            with atomic_output(csg_path, overwrite=force, binary=False) as handle:
-                handle.write(text)
-        except BaseException:
-            with suppress(OSError):
-                cs_path.unlink()
-            raise
+            try:
+                csg_file.stream.write(csg_text(_csg_document(layout, stem, total)))
+                csg_file.finish()
+            except OSError as exc:
+                raise ExportError(f"{csg_path}: cannot write ({exc.strerror or exc}); nothing was written"
+                                  + _unchanged(cs_path, csg_path, force)) from None
+            commit_pair(cs_file, csg_file, overwrite=force, incomplete=incomplete)
     except CsRebindError as exc:
         _remove_dirs(created)
         if isinstance(exc, ExportError):
@@ -132,15 +138,28 @@ def _write(prepared: PreparedExport, out_dir: str | os.PathLike | None, name: st
         raise ExportError(str(exc)) from None
     except OSError as exc:
         _remove_dirs(created)
-        raise ExportError(f"{out}: cannot write the export ({exc.strerror or exc}); nothing was written") from None
+        raise ExportError(f"{out}: cannot write the export ({exc.strerror or exc}); nothing was written"
+                          + _unchanged(cs_path, csg_path, force)) from None
     except BaseException:
         _remove_dirs(created)
         raise
     report = prepared.report
+    if removed:
+        report.notes.append(f"removed {len(removed)} temporary file(s) left in {out} by an interrupted export: "
+                            + ", ".join(p.name for p in removed))
+    if incomplete:
+        report.notes.append(f"replaced {cs_path.name}, left without {csg_path.name} by an interrupted export")
     report.cs_path, report.csg_path = cs_path, csg_path
     report.bytes_written = cs_path.stat().st_size
     report.columns = tuple(dtype.names or ())
     return report
+
+
+def _unchanged(cs_path: Path, csg_path: Path, force: bool) -> str:
+    """What a failed write left of an export it was to replace: exactly what was there."""
+    if force and (cs_path.exists() or csg_path.exists()):
+        return f"; the existing {cs_path.name} and {csg_path.name} are unchanged"
+    return ""
 
 
 def _make_dirs(out: Path) -> list[Path]:
