@@ -36,7 +36,8 @@ from conftest import REPO
 from tui.core.errors import ApplyError, CsRebindError, ExportError
 from tui.core.live import (
     JOB_METHOD_DEFAULTS, JOB_METHOD_PARAMETERS, ApplyReport, ConnectionSettings, Operation, accepts_source_version,
-    apply_plan, call_arguments, default_client_factory, operations, planned_call, redact, render_script,
+    apply_plan, call_arguments, default_client_factory, operations, planned_call, planned_operations, redact,
+    render_script,
 )
 from tui.core.live import adapter as adapter_module
 from tui.core.model import Binding, Connection, InputGroup, InputSlot
@@ -340,7 +341,7 @@ def test_disconnect_without_an_index_is_refused():
 
 def test_design_brief_plan_makes_exactly_these_calls(demo_project):
     session = brief_session(demo_project)
-    ops = operations(session.loaded, session.inputs)
+    ops = planned_operations(session.loaded, session.inputs)
     server = FakeServer(inputs=server_inputs(session.loaded))
     report = apply_plan(session.to_plan(), ops, settings=SETTINGS, client_factory=server.factory,
                         loaded=session.loaded)
@@ -356,7 +357,7 @@ def test_server_that_changed_since_job_json_is_refused(demo_project):
     moved = [g.with_connections(()) if g.name == "particles" else g for g in session.loaded]
     server = FakeServer(inputs=server_inputs(moved))
     with pytest.raises(ApplyError, match="no longer matches") as caught:
-        apply_plan(session.to_plan(), operations(session.loaded, session.inputs), settings=SETTINGS,
+        apply_plan(session.to_plan(), planned_operations(session.loaded, session.inputs), settings=SETTINGS,
                    client_factory=server.factory, loaded=session.loaded)
     assert server.calls == []
     assert "CryoSPARC has no connections, job.json has J9.particles" in str(caught.value)
@@ -375,7 +376,7 @@ def test_nothing_to_apply(demo_project):
 def test_failure_on_second_call_stops_and_reports(demo_project):
     session = brief_session(demo_project)
     session.put_group("particles", "J5", "particles")
-    ops = operations(session.loaded, session.inputs)
+    ops = planned_operations(session.loaded, session.inputs)
     assert len(ops) == 7
     server = FakeServer(fail_on=2, error=api_error("Result version 3 not found"))
     report = apply_plan(session.to_plan(), ops, settings=SETTINGS, client_factory=server.factory)
@@ -392,7 +393,7 @@ def test_failure_on_second_call_stops_and_reports(demo_project):
 
 def test_failure_on_first_call_changes_nothing(demo_project):
     session = brief_session(demo_project)
-    ops = operations(session.loaded, session.inputs)
+    ops = planned_operations(session.loaded, session.inputs)
     server = FakeServer(fail_on=1, error=httpx.ConnectError("connection refused"))
     report = apply_plan(session.to_plan(), ops, settings=SETTINGS, client_factory=server.factory)
     assert report.applied == [] and report.failed == ops[:1] and report.not_attempted == ops[1:]
@@ -406,7 +407,7 @@ def test_unreachable_server_is_an_apply_error(demo_project):
         raise RuntimeError("Could not connect to CryoSPARC at http://cryosparc.test:39000")
 
     with pytest.raises(ApplyError, match="cannot reach J12 in project P3") as caught:
-        apply_plan(session.to_plan(), operations(session.loaded, session.inputs), settings=SETTINGS,
+        apply_plan(session.to_plan(), planned_operations(session.loaded, session.inputs), settings=SETTINGS,
                    client_factory=factory)
     assert isinstance(caught.value, CsRebindError)
     assert caught.value.report.applied == [] and len(caught.value.report.not_attempted) == 2
@@ -418,7 +419,7 @@ def test_unreachable_server_is_an_apply_error(demo_project):
 @pytest.mark.parametrize("status", ["completed", "queued", "failed", "killed"])
 def test_target_not_building_is_refused_before_any_call(demo_project, status):
     session = brief_session(demo_project)
-    ops = operations(session.loaded, session.inputs)
+    ops = planned_operations(session.loaded, session.inputs)
     server = FakeServer(status=status)
     with pytest.raises(ApplyError, match=f"J12 is {status} in CryoSPARC; only a job in building status") as caught:
         apply_plan(session.to_plan(), ops, settings=SETTINGS, client_factory=server.factory)
@@ -445,7 +446,7 @@ def test_old_tools_refuse_a_specific_version(demo_project, monkeypatch):
     session = brief_session(demo_project)
     server = FakeServer()
     with pytest.raises(ApplyError) as caught:
-        apply_plan(session.to_plan(), operations(session.loaded, session.inputs), settings=SETTINGS,
+        apply_plan(session.to_plan(), planned_operations(session.loaded, session.inputs), settings=SETTINGS,
                    client_factory=server.factory)
     message = str(caught.value)
     assert "cannot connect a specific version" in message and "source_version" in message
@@ -458,7 +459,7 @@ def test_old_tools_apply_a_final_only_plan(demo_project, monkeypatch):
     session = EditSession(load_project(demo_project), "J12")
     session.put("particles.0.blob", "J5.particles.blob.F")
     server = FakeServer()
-    report = apply_plan(session.to_plan(), operations(session.loaded, session.inputs), settings=SETTINGS,
+    report = apply_plan(session.to_plan(), planned_operations(session.loaded, session.inputs), settings=SETTINGS,
                         client_factory=server.factory)
     assert report.ok
     expected = dict(BRIEF_CALLS[0][1])
@@ -474,7 +475,7 @@ def test_old_job_object_is_checked_too(demo_project):
     session = brief_session(demo_project)
     server = FakeServer(api=OldJob)
     with pytest.raises(ApplyError, match="cannot connect a specific version"):
-        apply_plan(session.to_plan(), operations(session.loaded, session.inputs), settings=SETTINGS,
+        apply_plan(session.to_plan(), planned_operations(session.loaded, session.inputs), settings=SETTINGS,
                    client_factory=server.factory)
     assert server.calls == []
 
@@ -487,7 +488,7 @@ def test_tools_without_connect_result_are_refused(demo_project):
     session.put("particles.0.blob", "J5.particles.blob.F")
     server = FakeServer(api=AncientJob)
     with pytest.raises(ApplyError, match=r"no Job.connect_result \(added in cryosparc-tools 4.7.1\)"):
-        apply_plan(session.to_plan(), operations(session.loaded, session.inputs), settings=SETTINGS,
+        apply_plan(session.to_plan(), planned_operations(session.loaded, session.inputs), settings=SETTINGS,
                    client_factory=server.factory)
     assert server.calls == []
 
@@ -522,7 +523,7 @@ def test_secrets_never_reach_the_report(demo_project, monkeypatch):
                       f"via http://bob:userpass@cryosparc.test Authorization: Bearer abcdefghijklmnop")
     session = brief_session(demo_project)
     server = FakeServer(fail_on=1, error=error)
-    report = apply_plan(session.to_plan(), operations(session.loaded, session.inputs), settings=settings,
+    report = apply_plan(session.to_plan(), planned_operations(session.loaded, session.inputs), settings=settings,
                         client_factory=server.factory)
     assert server.settings[0].password == PASSWORD  # the client did get it
     for text in (report.summary(), str(report), report.error, repr(report)):
@@ -539,7 +540,7 @@ def test_secrets_never_reach_an_apply_error(demo_project, monkeypatch):
         raise ValueError(f"could not log in with {settings.password}")
 
     with pytest.raises(ApplyError) as caught:
-        apply_plan(session.to_plan(), operations(session.loaded, session.inputs),
+        apply_plan(session.to_plan(), planned_operations(session.loaded, session.inputs),
                    settings=ConnectionSettings.from_sources(), client_factory=factory)
     _assert_clean(str(caught.value))
     _assert_clean(caught.value.report.summary())
@@ -654,7 +655,7 @@ def test_script_is_valid_python_and_makes_the_same_calls(demo_project, tmp_path,
     session = brief_session(demo_project)
     session.put_group("particles", "J5", "particles")
     session.clear("volume.0.map")
-    ops = operations(session.loaded, session.inputs)
+    ops = planned_operations(session.loaded, session.inputs)
     monkeypatch.setenv("CRYOSPARC_PASSWORD", PASSWORD)  # present while rendering: must not be copied in
     text = render_script(session.to_plan(), ops)
     compile(text, "rebind.py", "exec")
@@ -696,7 +697,7 @@ def test_script_is_valid_python_and_makes_the_same_calls(demo_project, tmp_path,
 def test_script_uses_host_and_port_without_a_url(demo_project, tmp_path, monkeypatch):
     session = brief_session(demo_project)
     script = tmp_path / "rebind.py"
-    script.write_text(render_script(session.to_plan(), operations(session.loaded, session.inputs)))
+    script.write_text(render_script(session.to_plan(), planned_operations(session.loaded, session.inputs)))
     monkeypatch.setenv("CRYOSPARC_MASTER_HOSTNAME", "cs-master")
     monkeypatch.setenv("CRYOSPARC_BASE_PORT", "39100")
     monkeypatch.setenv("CRYOSPARC_LICENSE_ID", LICENSE)
@@ -709,7 +710,7 @@ def test_script_uses_host_and_port_without_a_url(demo_project, tmp_path, monkeyp
 def test_script_stops_on_a_job_not_building(demo_project, tmp_path, monkeypatch):
     session = brief_session(demo_project)
     script = tmp_path / "rebind.py"
-    script.write_text(render_script(session.to_plan(), operations(session.loaded, session.inputs)))
+    script.write_text(render_script(session.to_plan(), planned_operations(session.loaded, session.inputs)))
     server = FakeServer(status="completed")
     with pytest.raises(SystemExit, match="J12 is completed; only a job in building status"):
         _run_script(script, server, monkeypatch)
@@ -719,7 +720,7 @@ def test_script_stops_on_a_job_not_building(demo_project, tmp_path, monkeypatch)
 def test_script_refuses_versions_on_old_tools(demo_project, tmp_path, monkeypatch):
     session = brief_session(demo_project)
     script = tmp_path / "rebind.py"
-    script.write_text(render_script(session.to_plan(), operations(session.loaded, session.inputs)))
+    script.write_text(render_script(session.to_plan(), planned_operations(session.loaded, session.inputs)))
     monkeypatch.setattr(JobController, "connect_result", _old_connect_result)
     server = FakeServer()
     with pytest.raises(SystemExit, match="cannot connect a specific version"):
@@ -730,7 +731,7 @@ def test_script_refuses_versions_on_old_tools(demo_project, tmp_path, monkeypatc
 def test_script_reports_where_it_stopped(demo_project, tmp_path, monkeypatch, capsys):
     session = brief_session(demo_project)
     script = tmp_path / "rebind.py"
-    script.write_text(render_script(session.to_plan(), operations(session.loaded, session.inputs)))
+    script.write_text(render_script(session.to_plan(), planned_operations(session.loaded, session.inputs)))
     server = FakeServer(fail_on=2, error=api_error("nope"))
     with pytest.raises(SystemExit) as caught:
         _run_script(script, server, monkeypatch)
@@ -752,7 +753,7 @@ def test_script_comments_cannot_break_out(demo_project):
     session = brief_session(demo_project)
     plan = session.to_plan()
     plan["project"]["path"] = "/evil\nimport os; os.system('x')\n"
-    text = render_script(plan, operations(session.loaded, session.inputs))
+    text = render_script(plan, planned_operations(session.loaded, session.inputs))
     compile(text, "rebind.py", "exec")
     assert "\nimport os; os.system" not in text
 
@@ -764,7 +765,7 @@ def test_operations_new_connection_sets_every_slot(demo_project):
     session = EditSession(load_project(demo_project), "J12")
     session.put_group("particles", "J5", "particles")
     ref = lambda r: ResultRef("J5", "particles", r, "F")  # noqa: E731
-    assert operations(session.loaded, session.inputs) == [
+    assert planned_operations(session.loaded, session.inputs) == [
         Operation("connect", "particles", 1, source_job="J5", source_output="particles"),
         Operation("connect_result", "particles", 1, "blob", source=ref("blob")),
         Operation("connect_result", "particles", 1, "ctf", source=ref("ctf")),
@@ -787,13 +788,13 @@ def test_operations_replaced_connection(demo_project):
         map_,
     ]
     # the installed cryosparc-tools (5.0.3) declares api.jobs.reconnect: in place by default
-    assert operations(session.loaded, session.inputs) == operations(session.loaded, session.inputs, in_place=True)
+    assert planned_operations(session.loaded, session.inputs) == operations(session.loaded, session.inputs, in_place=True)
 
 
 def test_operations_cleared_slot(demo_project):
     session = EditSession(load_project(demo_project), "J12")
     session.clear("particles.0.alignments3D")
-    assert operations(session.loaded, session.inputs) == [Operation("disconnect_result", "particles", 0, "alignments3D")]
+    assert planned_operations(session.loaded, session.inputs) == [Operation("disconnect_result", "particles", 0, "alignments3D")]
 
 
 def _particles(*sources: tuple[str, str]) -> InputGroup:

@@ -28,7 +28,7 @@ from tui.core import routes
 from tui.core.errors import ApplyError
 from tui.core.live import (
     API_ENDPOINT_PARAMETERS, Operation, apply_plan, describe_calls, in_place_available, installed_endpoints,
-    operations, planned_call, render_script,
+    operations, planned_call, planned_operations, render_script,
 )
 from tui.core.live import adapter as adapter_module
 from tui.core.model import Binding, Connection, InputGroup, InputSlot
@@ -120,7 +120,7 @@ def test_without_the_stub_the_installed_library_falls_back(monkeypatch):
     """cryosparc-tools 4.x has no cryosparc/api.pyi."""
     monkeypatch.setattr(adapter_module, "installed_api_stub", lambda: None)
     assert installed_endpoints() is None and in_place_available() is False
-    assert operations(LOADED, REPLACED) == REBUILT
+    assert planned_operations(LOADED, REPLACED) == REBUILT
 
 
 # --- operations ---------------------------------------------------------------------------------------
@@ -129,7 +129,7 @@ def test_without_the_stub_the_installed_library_falls_back(monkeypatch):
 def test_replacing_connection_n_in_place_and_rebuilt():
     assert operations(LOADED, REPLACED, in_place=True) == IN_PLACE
     assert operations(LOADED, REPLACED, in_place=False) == REBUILT
-    assert operations(LOADED, REPLACED) == IN_PLACE  # the installed library has reconnect
+    assert planned_operations(LOADED, REPLACED) == IN_PLACE  # the installed library has reconnect
 
 
 def test_removing_a_middle_connection_in_place():
@@ -226,7 +226,7 @@ class _RealJobServer:
 def test_the_real_job_controller_makes_the_in_place_calls_and_leaves_later_connections_alone():
     server = _RealJobServer(LOADED)
     before = list(server.state.connections("particles"))
-    report = apply_plan(PLAN, operations(LOADED, REPLACED), settings=SETTINGS, client_factory=server.factory)
+    report = apply_plan(PLAN, planned_operations(LOADED, REPLACED), settings=SETTINGS, client_factory=server.factory)
     assert report.ok and len(report.applied) == 3
     assert server.calls == [
         ("reconnect", {"project_uid": "P3", "job_uid": "J12", "input_name": "particles", "connection_index": 1,
@@ -263,7 +263,7 @@ def test_the_real_job_controller_removes_one_middle_connection():
     removed = particles(LOADED[0].connections[0], LOADED[0].connections[2])
     server = _RealJobServer(LOADED)
     before = list(server.state.connections("particles"))
-    assert apply_plan(PLAN, operations(LOADED, removed), settings=SETTINGS, client_factory=server.factory).ok
+    assert apply_plan(PLAN, planned_operations(LOADED, removed), settings=SETTINGS, client_factory=server.factory).ok
     assert server.calls == [("disconnect", {"project_uid": "P3", "job_uid": "J12", "input_name": "particles",
                                             "connection_index": 1})]
     assert server.state.connections("particles") == [before[0], before[2]]
@@ -278,7 +278,7 @@ def test_a_server_without_reconnect_is_refused_before_any_call():
     server = FakeServer(groups=LOADED, reconnect=False)
     before = server.state.snapshot()
     with pytest.raises(ApplyError) as caught:
-        apply_plan(PLAN, operations(LOADED, REPLACED), settings=SETTINGS, client_factory=server.factory)
+        apply_plan(PLAN, planned_operations(LOADED, REPLACED), settings=SETTINGS, client_factory=server.factory)
     message = str(caught.value)
     assert "CryoSPARC at http://cryosparc.test:39000 has no api.jobs.reconnect" in message
     assert "replace connection particles.1 with J8.particles in place" in message and "Nothing was sent" in message
@@ -370,7 +370,7 @@ def test_prepared_apply_details_list_the_calls(demo_project, monkeypatch):
 
 
 def test_script_makes_the_same_in_place_calls(tmp_path, monkeypatch):
-    ops = operations(LOADED, REPLACED)
+    ops = planned_operations(LOADED, REPLACED)
     text = render_script(PLAN, ops)
     compile(text, "rebind.py", "exec")
     assert ('    cs.api.jobs.reconnect(\n        "P3",  # project_uid\n        "J12",  # job_uid\n'
@@ -398,7 +398,7 @@ def test_script_makes_the_same_in_place_calls(tmp_path, monkeypatch):
 
 def test_script_stops_before_any_call_without_reconnect(tmp_path, monkeypatch):
     script = tmp_path / "rebind.py"
-    script.write_text(render_script(PLAN, operations(LOADED, REPLACED)))
+    script.write_text(render_script(PLAN, planned_operations(LOADED, REPLACED)))
     server = FakeServer(groups=LOADED, reconnect=False)
     with pytest.raises(SystemExit, match="no api.jobs.reconnect"):
         _run_script(script, server, monkeypatch)

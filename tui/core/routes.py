@@ -249,7 +249,7 @@ def prepare_apply(session: EditSession, cryosparc: dict | None = None, *,
                   prompt: Callable[[str], str] | None = None) -> PendingApply:
     """Refused, before anything is sent, when the target is not building, when validation finds
     an error, or when there is nothing to apply."""
-    from .live import ConnectionSettings, operations
+    from .live import ConnectionSettings, planned_operations
 
     if not session.appliable:
         raise CsRebindError(
@@ -260,7 +260,7 @@ def prepare_apply(session: EditSession, cryosparc: dict | None = None, *,
     errors = [issue for issue in issues if issue.severity == "error"]
     if errors:
         raise CsRebindError(_refusal("not applied", errors, "nothing was sent" + _match_tail(issues)))
-    ops = operations(session.loaded, session.inputs)
+    ops = planned_operations(session.loaded, session.inputs)
     if not ops:
         raise CsRebindError("nothing to apply: no edits against the job as loaded")
     return PendingApply(session, ops, ConnectionSettings.from_sources(cryosparc, prompt=prompt))

@@ -13,7 +13,7 @@ Nothing here imports cryosparc-tools at module import time.
 
 from .adapter import (
     API_ENDPOINT_PARAMETERS, JOB_METHOD_DEFAULTS, JOB_METHOD_PARAMETERS, Call, accepts_source_version, call_arguments,
-    describe_calls, describe_plan_calls, in_place_available, installed_endpoints, planned_call,
+    describe_calls, describe_plan_calls, in_place_available, installed_endpoints, planned_call, planned_operations,
 )
 from .apply import ApplyReport, apply_plan, default_client_factory, server_differences
 from .operations import Operation, operations
@@ -24,6 +24,6 @@ __all__ = [
     "API_ENDPOINT_PARAMETERS", "JOB_METHOD_DEFAULTS", "JOB_METHOD_PARAMETERS", "ApplyReport", "Call",
     "ConnectionSettings", "Operation", "accepts_source_version", "apply_plan", "call_arguments",
     "default_client_factory", "describe_calls", "describe_plan_calls", "error_text", "in_place_available",
-    "installed_endpoints", "operations", "planned_call", "redact", "render_script", "server_differences",
+    "installed_endpoints", "operations", "planned_call", "planned_operations", "redact", "render_script", "server_differences",
     "write_script",
 ]

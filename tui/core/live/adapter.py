@@ -17,7 +17,8 @@ from typing import Any, Mapping, Sequence
 
 from ..errors import ApplyError
 from ..refs import FINAL
-from .operations import Operation
+from ..model import InputGroup
+from .operations import Operation, operations
 
 # The adapter: the cryosparc-tools 5.x Job (JobController) methods csrebind calls, with their
 # parameters in order. Calls are made with these keyword names; tests/core/test_apply.py compares this
@@ -424,3 +425,9 @@ def job_status(job: Any) -> str | None:
         if isinstance(value, str):
             return value
     return None
+
+
+def planned_operations(loaded: tuple[InputGroup, ...], current: tuple[InputGroup, ...]) -> list[Operation]:
+    """The operations that turn ``loaded`` into ``current``, in place when the installed
+    cryosparc-tools can (:func:`in_place_available`), rebuilt otherwise."""
+    return operations(loaded, current, in_place=in_place_available())

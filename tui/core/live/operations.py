@@ -53,13 +53,10 @@ class Operation:
 
 
 def operations(loaded: tuple[InputGroup, ...], current: tuple[InputGroup, ...], *,
-               in_place: bool | None = None) -> list[Operation]:
-    """The operations that turn ``loaded`` into ``current``. ``in_place`` None asks the installed
-    cryosparc-tools (see the module docstring); True or False forces one way."""
-    if in_place is None:
-        from .adapter import in_place_available
-
-        in_place = in_place_available()
+                in_place: bool) -> list[Operation]:
+    """The operations that turn ``loaded`` into ``current``: connections replaced and removed
+    ``in_place``, or rebuilt (see the module docstring; ``adapter.planned_operations`` asks the
+    installed cryosparc-tools which)."""
     before = {g.name: g for g in loaded}
     removals: list[Operation] = []
     edits: list[Operation] = []

@@ -19,8 +19,8 @@ from ..errors import ApplyError, ExportError, PlanError
 from ..planfile import plan_target
 from ..refs import FINAL
 from ..session import EditSession
-from .adapter import API_ENDPOINT_PARAMETERS, API_JOBS, planned_call
-from .operations import Operation, operations
+from .adapter import API_ENDPOINT_PARAMETERS, API_JOBS, planned_call, planned_operations
+from .operations import Operation
 from .settings import DEFAULT_PORT, ENV_EMAIL, ENV_HOST, ENV_LICENSE, ENV_PASSWORD, ENV_PORT, ENV_URL
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
@@ -199,5 +199,5 @@ def render_script(plan: Mapping[str, Any], ops: Sequence[Operation], *, now: dat
 def write_script(session: EditSession, path: str | Path, *, force: bool = False) -> Path:
     """A commented Python script that applies the session with cryosparc-tools, written beside the
     project (never inside it, and over an existing file only with ``force``)."""
-    text = render_script(session.to_plan(), operations(session.loaded, session.inputs))
+    text = render_script(session.to_plan(), planned_operations(session.loaded, session.inputs))
     return write_file_outside_project(session.project.path, path, text.encode("utf-8"), force=force)
