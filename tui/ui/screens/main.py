@@ -38,7 +38,7 @@ from ..joins import JoinPreviews, PutCheck
 from ..writeout import WriteOut
 from .commands import MainCommands
 from .dialogs import Confirm, Message
-from .restore import RestoreDialog
+from .restore import JournalRestore
 
 
 class MainScreen(ReportsWorkerFailures, MainCommands, Screen):
@@ -163,7 +163,7 @@ class MainScreen(ReportsWorkerFailures, MainCommands, Screen):
             self.app.notify(damaged.problem, severity="warning", timeout=10)
         journals = [j for j in journals if not j.problem]
         if journals:
-            self._offer_restore(journals)  # opens the initial plan, if any, afterwards
+            JournalRestore(self).offer(journals)  # opens the initial plan, if any, afterwards
         elif self.initial_plan is not None:
             self.open_plan(self.initial_plan)
         if not (self.bench.target and tree.go_to(self.bench.target)) and tree.root.children:
@@ -175,64 +175,6 @@ class MainScreen(ReportsWorkerFailures, MainCommands, Screen):
         # garbage collection, whose full passes over thousands of jobs would stall key presses.
         gc.freeze()
         self.loaded = True
-
-    def _offer_restore(self, journals: list[FoundJournal]) -> None:
-        """Offer the journals of windows that ended without quitting: one as a yes/no question,
-        several in a list (restore one, all or none, or later)."""
-
-        def answered(chosen: list[FoundJournal] | None) -> None:
-            if chosen is None:  # later: every journal is kept for the next start
-                for journal in journals:
-                    journal.release()
-            elif not chosen:
-                for journal in journals:
-                    journal.remove()
-                self.say(f"discarded the edits of {len(journals)} earlier window(s)")
-            else:
-                for journal in journals:
-                    if journal not in chosen:
-                        journal.release()
-                self._restore(chosen)
-            if self.initial_plan is not None:
-                self.open_plan(self.initial_plan)
-
-        if len(journals) > 1:
-            self.app.push_screen(RestoreDialog(journals), answered)
-            return
-        (journal,) = journals
-        details = "\n".join(["A csrebind on this project ended without quitting; it had journaled:", "",
-                             *journal.changes()])
-        self.app.push_screen(Confirm(f"Restore {journal.summary()} (n discards them)?", details),
-                             lambda yes: answered([journal] if yes else []))
-
-    def _restore(self, journals: list[FoundJournal]) -> None:
-        """Open every session of ``journals``; once this window's journal holds them, theirs go.
-        A session that cannot be opened stays in its journal (and is said why, one line each)."""
-        failed: dict[int, list[dict]] = {}  # per journal (by index), the sessions not restored
-        targets: list[str] = []
-        edits = 0
-        for index, journal in enumerate(journals):
-            for entry in journal.sessions:
-                try:
-                    session = self.bench.restore(entry)
-                except CsRebindError as exc:
-                    failed.setdefault(index, []).append(entry)
-                    self.app.notify(f"journal {journal.path}: {entry.get('target')} not restored: {exc}",
-                                    severity="warning", timeout=10)
-                    continue
-                targets.append(session.target.uid)
-                edits += len(session.changes())
-        if self.bench.target:
-            self.set_target(self.bench.target)
-        self.after_edit(f"restored {edits} edit(s) for {', '.join(dict.fromkeys(targets))}" if targets else None)
-        try:  # now, not in a worker: the restored journals are removed only once this one holds their edits
-            self.bench.journal.write(self.bench.journal_snapshot())
-            for index, journal in enumerate(journals):
-                journal.keep_only(failed.get(index, []))
-        except (OSError, CsRebindError) as exc:
-            self.say(f"journal not saved: {exc}; the earlier journals are kept", error=True)
-            for journal in journals:
-                journal.release()
 
     def open_plan(self, plan: dict) -> None:
         """The plan of ``--plan FILE``: its edits count as written out (the file is the plan)."""
