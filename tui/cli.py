@@ -211,14 +211,16 @@ def cmd_demo(options: argparse.Namespace) -> int:
     return code
 
 
-def _session(project_dir: str, job: str, sets: list[str], plan_file: str | None):
-    """An edit session on JOB: from a saved plan if given, then each --set SLOT=REF on top."""
+def _session(project_dir: str, job: str, sets: list[str], plan_file: str | None, connection: str | None = None):
+    """An edit session on JOB: from a saved plan if given, then each --set SLOT=REF on top.
+    ``connection`` (``particles.0``, from export's INPUT and --connection) lets a --set name the
+    bare slot: ``--set blob=REF``."""
     from .core.planfile import read_plan
     from .core.refs import check_job_uid
     from .core.session import EditSession
 
     uid = _usage("JOB", check_job_uid, job)
-    assignments = [_set_argument(assignment) for assignment in sets]  # all checked before anything is read
+    assignments = [_set_argument(assignment, connection) for assignment in sets]  # all checked before anything is read
     project = _load(project_dir)
     session = EditSession(project, uid)
     if plan_file:
@@ -228,14 +230,16 @@ def _session(project_dir: str, job: str, sets: list[str], plan_file: str | None)
     return session
 
 
-def _set_argument(assignment: str) -> tuple[str, str]:
+def _set_argument(assignment: str, connection: str | None = None) -> tuple[str, str]:
     """``--set SLOT=REF`` split and checked for form (a usage error otherwise); what it names is
-    checked against the project later."""
+    checked against the project later. A bare slot name is one of ``connection``'s, when given."""
     from .core.refs import ResultRef, SlotAddress
 
     slot, sep, ref = assignment.partition("=")
     if not sep or not slot.strip() or not ref.strip():
         raise UsageError(f"--set {assignment!r}: expected SLOT=REF, e.g. particles.0.blob=J5.particles.blob.F")
+    if connection is not None and "." not in slot.strip():
+        slot = f"{connection}.{slot.strip()}"
     _usage(f"--set {assignment!r}", SlotAddress.parse, slot)
     _usage(f"--set {assignment!r}", ResultRef.parse, ref)
     return slot.strip(), ref.strip()
@@ -303,7 +307,8 @@ def cmd_apply(options: argparse.Namespace) -> int:
 def cmd_export(options: argparse.Namespace) -> int:
     from .core import routes
 
-    session = _session(options.project, options.job, options.set, options.plan)
+    connection = f"{options.input}.{options.connection or 0}"  # --set blob=REF means this connection's blob
+    session = _session(options.project, options.job, options.set, options.plan, connection)
     pending = routes.prepare_export(session, options.input, options.out, options.name, match=_match_spec(options),
                                     connection=options.connection,
                                     paths=options.paths, force=options.force, into_imports=options.into_imports)
@@ -462,7 +467,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", help="the input to export, e.g. particles")
     p.add_argument("--connection", type=int, help="export only connection N (default: all, stacked)")
     p.add_argument("--set", action="append", default=[], metavar="SLOT=REF",
-                   help="bind a slot first, e.g. particles.0.blob=J5.particles.blob.F (repeatable)")
+                   help="bind a slot first, e.g. particles.0.blob=J5.particles.blob.F, or blob=… for a slot "
+                        "of INPUT's connection (--connection, default 0); repeatable")
     p.add_argument("--plan", help="start from a saved plan")
     where = p.add_mutually_exclusive_group(required=True)
     where.add_argument("--out", help="output folder (outside the project directory)")

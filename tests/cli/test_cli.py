@@ -332,3 +332,20 @@ def test_apply_refuses_a_plan_with_problems(demo_project, tmp_path, capsys):
     write_plan(session.to_plan(), tmp_path / "plan.json", project_dir=session.project.path)
     code, _, err = run(capsys, "apply", str(tmp_path / "plan.json"))
     assert code == 1 and "particles.0.ctf: required slot is empty" in err and "nothing was sent" in err
+
+
+def test_export_set_takes_the_bare_slot_of_the_exported_connection(demo_project, tmp_path, capsys):
+    """``export … particles --set blob=REF`` binds particles.0.blob (issue 9 friction: CLI)."""
+    import numpy as np
+
+    short = run(capsys, "export", str(demo_project), "J12", "particles", "--set", "blob=J5.particles.blob.F",
+                "--out", str(tmp_path / "a"))
+    full = run(capsys, "export", str(demo_project), "J12", "particles", "--set", "particles.0.blob=J5.particles.blob.F",
+               "--out", str(tmp_path / "b"))
+    assert short[0] == full[0] == 0
+    a = np.load(tmp_path / "a" / "J12_particles_rebound.cs")
+    b = np.load(tmp_path / "b" / "J12_particles_rebound.cs")
+    assert np.array_equal(a, b) and a["blob/shape"][0][0] != 96  # J5's full-size blob, not J9's
+    code, _, err = run(capsys, "export", str(demo_project), "J12", "particles", "--connection", "3",
+                       "--set", "blob=J5.particles.blob.F", "--out", str(tmp_path / "c"))
+    assert code == 1 and "no connection 3" in err
