@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
+from . import untrusted
 from .errors import ProjectError, RefError
 from .jobdoc import load_json_bytes, read_job
 from .model import Job, OutputGroup, OutputResult, ResolvedResult, Workspace
@@ -69,8 +70,12 @@ class Project:
         return self.result(ref).resolve(ref.version)
 
     def absolute(self, metafile: str) -> Path:
-        """Metafiles in job.json are relative to the project directory."""
-        return self.path / metafile
+        """Metafiles in job.json are relative to the project directory, and must stay inside it
+        (checked lexically when the job document is read, and again here)."""
+        try:
+            return self.path / untrusted.relative_path(metafile, "metafile")
+        except untrusted.Invalid as exc:
+            raise RefError(f"{self.path.name}: {exc}") from None
 
     def most_recent_building(self) -> Job | None:
         building = [j for j in self.jobs.values() if j.status == "building" and not j.broken]
@@ -161,12 +166,21 @@ def lineage_order(jobs: dict[str, Job]) -> list[Job]:
 def _read_project_json(project: Project) -> None:
     document = _read_json_quietly(project.path / "project.json", project.warnings)
     if isinstance(document, dict):
-        project.uid = str(document.get("uid") or project.uid)
-        project.title = str(document.get("title") or "")
-        dumped = document.get("last_dumped_version")
-        project.last_dumped_version = dumped.strip() if isinstance(dumped, str) else ""
+        project.uid = _checked(project, "project.json", "uid", document, untrusted.optional_name, "project uid") or project.uid
+        project.title = _checked(project, "project.json", "title", document, untrusted.text) or ""
+        dumped = _checked(project, "project.json", "last_dumped_version", document, untrusted.text)
+        project.last_dumped_version = (dumped or "")[:100].strip()
     elif document is not None:
         project.warnings.append("project.json: not a project document; using the folder name as the project uid")
+
+
+def _checked(project: Project, file: str, name: str, document: dict, check: Callable, *args: str) -> object:
+    """``check(document[name])``, or None and a warning naming the file and key."""
+    try:
+        return check(document.get(name), name, *args)
+    except untrusted.Invalid as exc:
+        project.warnings.append(f"{file}: {exc}; ignored")
+        return None
 
 
 def _read_workspaces(project: Project) -> None:
@@ -179,9 +193,17 @@ def _read_workspaces(project: Project) -> None:
     if not isinstance(document, list):
         project.warnings.append("workspaces.json: expected a list of workspaces; workspace titles not shown")
         return
-    for entry in document:
-        if isinstance(entry, dict) and isinstance(entry.get("uid"), str):
-            project.workspaces[entry["uid"]] = Workspace(entry["uid"], str(entry.get("title") or ""))
+    for i, entry in enumerate(document):
+        if not isinstance(entry, dict):
+            project.warnings.append(f"workspaces.json: [{i}]: expected an object, found {untrusted.describe(entry)}; ignored")
+            continue
+        try:
+            uid = untrusted.name(entry.get("uid"), f"[{i}].uid", "workspace uid")
+            title = untrusted.text(entry.get("title"), f"[{i}].title")
+        except untrusted.Invalid as exc:
+            project.warnings.append(f"workspaces.json: {exc}; ignored")
+            continue
+        project.workspaces[uid] = Workspace(uid, title)
 
 
 def _read_json_quietly(path: Path, warnings: list[str]) -> object | None:
@@ -189,8 +211,9 @@ def _read_json_quietly(path: Path, warnings: list[str]) -> object | None:
         return load_json_bytes(path.read_bytes())
     except OSError as exc:
         warnings.append(f"{path.name}: cannot be read ({exc.strerror or exc})")
-    except ValueError:
-        warnings.append(f"{path.name}: not valid JSON (truncated or corrupt)")
+    except ValueError as exc:
+        reason = str(exc) if isinstance(exc, untrusted.Invalid) and not str(exc).startswith("not valid JSON") else ""
+        warnings.append(f"{path.name}: {reason or 'not valid JSON (truncated or corrupt)'}")
     return None
 
 

@@ -19,8 +19,13 @@ from ..csfile import CsHeader, load as load_cs, read_header
 from ..errors import CsFileError, ExportError, RefError
 from ..model import Binding, Connection, InputGroup
 from ..project import Project
+from ..untrusted import escape
 from .match import DEFAULT_TOLERANCE, KEY_FIELDS, MatchSpec
 
+# What a result or slot name must be to become a column prefix (``blob`` in ``blob/path``) and a
+# .csg result name as it is: the names CryoSPARC itself gives (and refs.py parses). Anything else
+# (non-ASCII, control characters, YAML specials, dots or slashes) is refused before writing.
+COLUMN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 @dataclass(frozen=True)
@@ -203,6 +208,13 @@ def _lay_out_connection(
             if not preview:
                 raise
             continue  # a broken reference: validation reports it
+        if not preview and not COLUMN_NAME.fullmatch(prefix):
+            what = "slot" if binding.slot else "passthrough result"
+            raise ExportError(
+                f"{where}: {what} name {escape(prefix)} (of {escape(str(binding.ref))}) cannot be written as a .cs "
+                "column name or a .csg result name: only ASCII letters, digits and _, not starting with a digit; "
+                "nothing was written"
+            )
         fields = header.fields_of(binding.ref.result)
         if not fields:
             present = ", ".join(header.prefixes) or "none"

@@ -221,8 +221,11 @@ def _csg_document(layout: ExportLayout, stem: str, rows: int) -> dict:
 
 def csg_text(document: dict) -> str:
     """Block-style YAML with every mapping's keys in alphabetical order and one line per value
-    (no folding of long descriptions), as in the .csg files CryoSPARC writes."""
-    return yaml.safe_dump(document, sort_keys=True, default_flow_style=False, allow_unicode=True, width=2**30)
+    (no folding of long descriptions), as in the .csg files CryoSPARC writes. PyYAML quotes what
+    needs quoting (``'true'``, ``'- x'``); ASCII only: anything else is escaped in a double-quoted
+    scalar (``"\\U0001F600"``, ``"\\e[31m"``), because with ``allow_unicode`` PyYAML writes some
+    characters (NEL) raw that it then reads back differently."""
+    return yaml.safe_dump(document, sort_keys=True, default_flow_style=False, allow_unicode=False, width=2**30)
 
 
 # copying rows ---------------------------------------------------------------------------------
