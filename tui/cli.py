@@ -411,6 +411,25 @@ def _open_ui(args: list[str]) -> int:
 # --- parser --------------------------------------------------------------------------------
 
 
+def add_match_arguments(p: argparse.ArgumentParser) -> None:
+    """export's and preview's --match and --tolerance."""
+    p.add_argument("--match", action="append", default=[], metavar="MODE|SLOT=MODE",
+                   help="join rebound slots on another key than uid (repeatable; SLOT=MODE for one slot): src_uid "
+                        "(symmetry-expanded particles: sym_expand/src_uid -> uid, many to one), location (particles "
+                        "extracted twice: same micrograph, pick within --tolerance px), path (blob/path + blob/idx); "
+                        "ambiguous rows are refused, never guessed; the connection keeps its uids and order")
+    p.add_argument("--tolerance", type=float, metavar="PX",
+                   help="--match location: largest distance between two picks of one particle, in micrograph "
+                        "pixels (default 3)")
+
+
+def add_edit_arguments(p: argparse.ArgumentParser, example: str = "particles.0.blob=J5.particles.blob.F") -> None:
+    """--set and --plan: the edits a command starts from."""
+    p.add_argument("--set", action="append", default=[], metavar="SLOT=REF",
+                   help=f"bind a slot first, e.g. {example} (repeatable)")
+    p.add_argument("--plan", help="start from a saved plan")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="csrebind", description="Rebind CryoSPARC job results.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -454,9 +473,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("plan", cmd_plan, "save a rebinding of JOB as a plan (and a cryosparc-tools script)")
     p.add_argument("project", help="CryoSPARC project directory")
     p.add_argument("job", help="the target job, e.g. J12")
-    p.add_argument("--set", action="append", default=[], metavar="SLOT=REF",
-                   help="bind a slot, e.g. particles.0.blob=J5.particles.blob.F (repeatable)")
-    p.add_argument("--plan", help="start from a saved plan")
+    add_edit_arguments(p)
     p.add_argument("--out", required=True, help="plan file to write (JSON)")
     p.add_argument("--script", help="also write a Python script that applies it with cryosparc-tools")
     p.add_argument("--force", action="store_true", help="replace existing files")
@@ -466,24 +483,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("job", help="the target job, e.g. J12")
     p.add_argument("input", help="the input to export, e.g. particles")
     p.add_argument("--connection", type=int, help="export only connection N (default: all, stacked)")
-    p.add_argument("--set", action="append", default=[], metavar="SLOT=REF",
-                   help="bind a slot first, e.g. particles.0.blob=J5.particles.blob.F, or blob=… for a slot "
-                        "of INPUT's connection (--connection, default 0); repeatable")
-    p.add_argument("--plan", help="start from a saved plan")
+    add_edit_arguments(p, "particles.0.blob=J5.particles.blob.F, or blob=… for a slot of INPUT's connection "
+                          "(--connection, default 0)")
     where = p.add_mutually_exclusive_group(required=True)
     where.add_argument("--out", help="output folder (outside the project directory)")
     where.add_argument("--into-imports", action="store_true",
                        help="write into a new folder PROJECT/imports/NAME/, the one place inside the project csrebind "
                             "writes (never an existing folder), and print the path to give Import Result Group")
     p.add_argument("--name", help="file name stem (default: JOB_INPUT_rebound)")
-    p.add_argument("--match", action="append", default=[], metavar="MODE|SLOT=MODE",
-                   help="join rebound slots on another key than uid (repeatable; SLOT=MODE for one slot): src_uid "
-                        "(symmetry-expanded particles: sym_expand/src_uid -> uid, many to one), location (particles "
-                        "extracted twice: same micrograph, pick within --tolerance px), path (blob/path + blob/idx); "
-                        "ambiguous rows are refused, never guessed; the connection keeps its uids and order")
-    p.add_argument("--tolerance", type=float, metavar="PX",
-                   help="--match location: largest distance between two picks of one particle, in micrograph "
-                        "pixels (default 3)")
+    add_match_arguments(p)
     p.add_argument("--paths", choices=["keep", "absolute"], default="keep",
                    help="absolute: rewrite blob/path, location/micrograph_path... to absolute paths")
     p.add_argument("--force", action="store_true",
@@ -493,17 +501,8 @@ def build_parser() -> argparse.ArgumentParser:
                 "rows kept by the join on uid (exit 1 when a connection keeps none); writes nothing")
     p.add_argument("project", help="CryoSPARC project directory")
     p.add_argument("job", help="the target job, e.g. J12")
-    p.add_argument("--match", action="append", default=[], metavar="MODE|SLOT=MODE",
-                   help="as export --match, repeatable (SLOT=MODE for one slot): src_uid "
-                        "(symmetry-expanded particles: sym_expand/src_uid -> uid, many to one), location (particles "
-                        "extracted twice: same micrograph, pick within --tolerance px), path (blob/path + blob/idx); "
-                        "ambiguous rows are refused, never guessed; the connection keeps its uids and order")
-    p.add_argument("--tolerance", type=float, metavar="PX",
-                   help="--match location: largest distance between two picks of one particle, in micrograph "
-                        "pixels (default 3)")
-    p.add_argument("--set", action="append", default=[], metavar="SLOT=REF",
-                   help="bind a slot first, e.g. particles.0.blob=J5.particles.blob.F (repeatable)")
-    p.add_argument("--plan", help="start from a saved plan")
+    add_match_arguments(p)
+    add_edit_arguments(p)
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
     p = command("candidates", cmd_candidates, "list every result in the project that fits one slot of JOB, "
@@ -511,9 +510,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("project", help="CryoSPARC project directory")
     p.add_argument("job", help="the target job, e.g. J12")
     p.add_argument("slot", help="the slot, INPUT.N.SLOT, e.g. particles.0.blob")
-    p.add_argument("--set", action="append", default=[], metavar="SLOT=REF",
-                   help="bind a slot first, e.g. particles.0.alignments3D=J9.particles.alignments3D.3 (repeatable)")
-    p.add_argument("--plan", help="start from a saved plan")
+    add_edit_arguments(p, "particles.0.alignments3D=J9.particles.alignments3D.3")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
     p = command("apply", cmd_apply, "apply a saved plan to a running CryoSPARC through cryosparc-tools")
