@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from tui.core.errors import EditError, PlanError, RefError
-from tui.core.live import operations
+from tui.core.live import planned_operations
 from tui.core.project import load_project
 from tui.core.refs import ResultRef
 from tui.core.session import EditSession, incompatibility, match_results
@@ -209,7 +209,7 @@ def test_plan_round_trip(project, tmp_path):
     assert restored.inputs == session.inputs
     assert [str(c) for c in restored.changes()] == [str(c) for c in session.changes()]
     assert restored.undo() and restored.inputs == restored.loaded
-    assert operations(restored.loaded, plan_inputs(restored)) == operations(session.loaded, session.inputs)
+    assert planned_operations(restored.loaded, plan_inputs(restored)) == planned_operations(session.loaded, session.inputs)
 
 
 def plan_inputs(session):
@@ -243,7 +243,7 @@ def test_operations_for_the_design_brief(project):
     session = EditSession(project, "J12")
     session.put("particles.0.blob", "J5.particles.blob")
     session.put("particles.0.alignments3D", "J9.particles.alignments3D.3")
-    assert [op.describe() for op in operations(session.loaded, session.inputs)] == [
+    assert [op.describe() for op in planned_operations(session.loaded, session.inputs)] == [
         "connect J5.particles.blob.F to particles.0.blob",
         "connect J9.particles.alignments3D.3 to particles.0.alignments3D",
     ]
