@@ -183,13 +183,8 @@ def _output(job_uid: str, group_name: str, group_type: str, raw: dict, where: st
 
 def _result(job: str, output: str, group_type: str, raw: dict, where: str, dtype: str) -> OutputResult:
     result_name = name(raw.get("name"), f"{where}.name", "result name")
-    versions = tuple(
-        uint(v, f"{where}.versions[{i}]", "version number") for i, v in enumerate(items(raw.get("versions"), f"{where}.versions"))
-    )
-    metafiles = tuple(
-        untrusted.relative_path(m, f"{where}.metafiles[{i}]")
-        for i, m in enumerate(items(raw.get("metafiles"), f"{where}.metafiles"))
-    )
+    versions = untrusted.uints(raw.get("versions"), f"{where}.versions", "version number")
+    metafiles = untrusted.relative_paths(raw.get("metafiles"), f"{where}.metafiles")
     return OutputResult(
         job, output, result_name, dtype, group_type, flag(raw.get("passthrough"), f"{where}.passthrough"),
         versions, metafiles, _per_version_counts(raw.get("num_items"), len(versions), f"{where}.num_items"),
@@ -200,7 +195,9 @@ def _per_version_counts(value: Any, num_versions: int, where: str) -> tuple[int 
     """v5 and the v4 fixtures store a list parallel to ``versions``; v4's type says int, which
     can only describe the final file."""
     if isinstance(value, list):
-        counts = [_count(v, f"{where}[{i}]") for i, v in enumerate(value[:num_versions])]
+        head = value[:num_versions]
+        counts = [v if type(v) is int and 0 <= v <= untrusted.UINT64_MAX else _count(v, f"{where}[{i}]")
+                  for i, v in enumerate(head)]
         return tuple(counts + [None] * (num_versions - len(counts)))
     if num_versions == 0:
         return ()

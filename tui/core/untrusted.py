@@ -216,6 +216,25 @@ def flag(value: Any, where: str) -> bool:
     raise Invalid(where, f"expected true or false, found {describe(value)}")
 
 
+def uints(value: Any, where: str, what: str = "count") -> tuple[int, ...]:
+    """A list of :func:`uint` (``where[i]`` names a bad one); plain in-range ints take a fast path."""
+    values = items(value, where)
+    if all(type(v) is int and 0 <= v <= UINT64_MAX for v in values):
+        return tuple(values)
+    return tuple(uint(v, f"{where}[{i}]", what) for i, v in enumerate(values))
+
+
+def relative_paths(value: Any, where: str) -> tuple[str, ...]:
+    """A list of :func:`relative_path`."""
+    values = items(value, where)
+    if all(type(v) is str for v in values):
+        joined = "/".join(values)  # the common case, decided without normalising each path
+        if (joined.isascii() and joined.isprintable() and ".." not in joined
+                and all(0 < len(v) <= MAX_NAME and v[0] not in "/\\." and v[1:2] != ":" for v in values)):
+            return tuple(values)
+    return tuple(relative_path(v, f"{where}[{i}]") for i, v in enumerate(values))
+
+
 def relative_path(value: Any, where: str) -> str:
     """A file path relative to the project directory that stays inside it lexically: not
     absolute, no ``..`` that climbs out, no NUL or control character, at most ``MAX_PATH``
