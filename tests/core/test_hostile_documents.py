@@ -255,3 +255,14 @@ def test_csg_text_writes_any_string_so_it_reads_back(value):
     text = csg_text(document)
     assert text.isascii()
     assert yaml.safe_load(text) == document
+
+
+def test_list_checks_take_a_fast_path_and_still_name_the_bad_item():
+    assert untrusted.uints([0, 1, 2**64 - 1], "v") == (0, 1, 2**64 - 1)
+    assert untrusted.uints([0, 5.0, "7"], "v") == (0, 5, 7)
+    with pytest.raises(Invalid, match=r"^v\[1\]: true is not a version number$"):
+        untrusted.uints([0, True], "v", "version number")
+    assert untrusted.relative_paths(["J1/a..b.cs", "./J1/x.cs", "J1/./x.cs"], "m") == ("J1/a..b.cs", "./J1/x.cs", "J1/./x.cs")
+    for bad, index in ((["J1/a.cs", "../x"], 1), (["/x", "J1/a.cs"], 0), (["J1/a.cs", "a\x00"], 1), (["a", 3], 1)):
+        with pytest.raises(Invalid, match=rf"^m\[{index}\]: "):
+            untrusted.relative_paths(bad, "m")
