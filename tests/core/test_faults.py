@@ -238,10 +238,6 @@ def test_a_read_only_script_folder_is_refused_before_anything_is_written(demo_pr
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
 @pytest.mark.parametrize("schema", ["v4"])
 def test_a_fifo_as_job_json_or_metafile_does_not_block(demo_project, tmp_path):
-    from tui.core import project as project_module
-
-    if not hasattr(project_module, "_read_job"):  # the project.py check, committed with that file's other edits
-        pytest.skip("tui/core/project.py without its FIFO check")
     (demo_project / "J13").mkdir()
     os.mkfifo(demo_project / "J13" / "job.json")
     metafile = demo_project / "J5" / "extracted_particles.cs"

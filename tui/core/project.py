@@ -10,11 +10,13 @@ from __future__ import annotations
 import heapq
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
 from . import untrusted
+from .atomic import read_regular_bytes
 from .errors import ProjectError, RefError
 from .jobdoc import load_json_bytes, read_job
 from .model import Job, OutputGroup, OutputResult, ResolvedResult, Workspace
@@ -113,10 +115,23 @@ def read_job_batches(project: Project, first: int = 200, largest: int = 2000) ->
     names = job_dir_names(project.path)
     total, start, size = len(names), 0, first
     while start < total:
-        batch = [read_job(project.path / name) for name in names[start:start + size]]
+        batch = [_read_job(project.path / name) for name in names[start:start + size]]
         start += len(batch)
         yield batch, start, total
         size = min(size * 2, largest)
+
+
+def _read_job(job_dir: Path) -> Job:
+    """:func:`read_job`, but a job.json that is not a regular file (a FIFO would block the read
+    forever, a device never end) is a broken job, never opened."""
+    try:
+        mode = os.stat(job_dir / "job.json").st_mode
+    except OSError:
+        return read_job(job_dir)  # missing or unreadable: read_job says which
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return read_job(job_dir)
+    kind = "a named pipe (FIFO)" if stat.S_ISFIFO(mode) else "not a regular file"
+    return Job(job_dir.name, error=f"job.json is {kind}, not a regular file; csrebind reads only regular files")
 
 
 def finish_loading(project: Project) -> Project:
@@ -208,7 +223,7 @@ def _read_workspaces(project: Project) -> None:
 
 def _read_json_quietly(path: Path, warnings: list[str]) -> object | None:
     try:
-        return load_json_bytes(path.read_bytes())
+        return load_json_bytes(read_regular_bytes(path))  # never a FIFO: it would block
     except OSError as exc:
         warnings.append(f"{path.name}: cannot be read ({exc.strerror or exc})")
     except ValueError as exc:
