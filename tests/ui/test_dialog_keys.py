@@ -52,7 +52,7 @@ async def test_version_picker_moves_with_j_k_g_G_and_digits(demo_project):
 async def test_write_menu_moves_with_j_k_and_a_digit_chooses(demo_project):
     app = make_app(demo_project)
     async with app.run_test(size=SIZE) as pilot:
-        screen = await ready(pilot)
+        await ready(pilot)
         await show_slot(pilot, "particles.0.alignments3D")
         await press(pilot, "left_square_bracket")  # an edit, so there is something to write
         await press(pilot, "w")
@@ -137,7 +137,7 @@ async def test_help_explains_every_mark(demo_project):
 async def test_the_next_write_proposes_the_folder_last_written_to(demo_project, tmp_path):
     app = make_app(demo_project)
     async with app.run_test(size=SIZE) as pilot:
-        screen = await ready(pilot)
+        await ready(pilot)
         await show_slot(pilot, "particles.0.alignments3D")
         await press(pilot, "left_square_bracket")
         chosen = tmp_path / "my exports"
