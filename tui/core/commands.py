@@ -90,7 +90,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("redo", "Redo", "ctrl+r", "redo", "redo", "redo the last undone edit"),
     CommandSpec("write", "Write", "w", "write",
                 "write export DIR [NAME] | write export --into-imports [NAME] | write plan FILE | write script FILE | "
-                "write apply  (--force replaces)",
+                "write apply  (--force replaces; export takes --match=MODE and --tolerance=PX)",
                 "write the rebinding out; export --into-imports writes into a new folder PROJECT/imports/NAME/ and "
                 "says the path to give Import Result Group", ("w",), 1, 4, show=True),
     CommandSpec("command-line", "Command", "colon", key_display=":"),
@@ -133,21 +133,48 @@ def parse_command(text: str) -> Invocation:
     if not spec.min_args <= len(args) <= spec.max_args:
         raise CommandError(f"usage: {spec.usage}")
     if spec.id == "write":
-        _check_write(args)
+        split_write(args)
     return Invocation(spec, args)
 
 
-def _check_write(args: tuple[str, ...]) -> None:
+@dataclass(frozen=True)
+class WriteArgs:
+    """``:write ROUTE …`` taken apart: the route, its words, and the flags."""
+
+    route: str
+    words: tuple[str, ...]
+    force: bool = False
+    into_imports: bool = False
+    match: tuple[str, ...] = ()  # --match=MODE or --match=SLOT=MODE, as export --match takes them
+    tolerance: float | None = None  # --tolerance=PX
+
+
+def split_write(args: tuple[str, ...]) -> WriteArgs:
+    """The write command's arguments, checked for form (CommandError says what to type)."""
     usage = BY_ID["write"].usage
-    into_imports = INTO_IMPORTS in args
-    args = tuple(a for a in args if a not in ("--force", INTO_IMPORTS))
-    if not args:
+    words, match, tolerance = [], [], None
+    for arg in args:
+        if arg.startswith("--match="):
+            match.append(arg.split("=", 1)[1])
+        elif arg.startswith("--tolerance="):
+            try:
+                tolerance = float(arg.split("=", 1)[1])
+            except ValueError:
+                raise CommandError(f"{arg}: the tolerance is a number of pixels, e.g. --tolerance=3") from None
+        elif arg not in ("--force", INTO_IMPORTS):
+            words.append(arg)
+    if not words:
         raise CommandError(f"usage: {usage}")
-    if args[0] not in WRITE_ARGS or " " in args[0]:  # a route, not a form typed as one quoted word
+    route, *rest = words
+    if route not in WRITE_ARGS or " " in route:  # a route, not a form typed as one quoted word
         raise CommandError(f"write what? {usage}")
-    form = f"{args[0]} {INTO_IMPORTS}" if into_imports else args[0]
+    into_imports = INTO_IMPORTS in args
+    form = f"{route} {INTO_IMPORTS}" if into_imports else route
     if form not in WRITE_ARGS:
         raise CommandError(f"{INTO_IMPORTS} is for write export only: write export {INTO_IMPORTS} [NAME]")
+    if (match or tolerance is not None) and route != "export":
+        raise CommandError("--match and --tolerance are for write export only, e.g. write export DIR --match=src_uid")
     low, high = WRITE_ARGS[form]
-    if not low <= len(args) <= high:
+    if not low <= len(words) <= high:
         raise CommandError(f"usage: {usage}")
+    return WriteArgs(route, tuple(rest), "--force" in args, into_imports, tuple(match), tolerance)

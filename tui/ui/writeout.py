@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..core import routes
-from ..core.commands import INTO_IMPORTS
+from ..core.commands import INTO_IMPORTS, split_write
 from ..core.errors import CsRebindError
 from ..core.session import EditSession
 from .messages import ConfirmWrite, WriteOutcome
@@ -55,12 +55,19 @@ class WriteOut:
 
     def start(self, session: EditSession, args: tuple[str, ...], export_input: Callable[[], str]) -> None:
         """``:write ROUTE …`` (the parser has checked the arguments)."""
-        force, into_imports = "--force" in args, INTO_IMPORTS in args
-        route, *rest = (a for a in args if a not in ("--force", INTO_IMPORTS))
-        if route == "export" and into_imports:  # write export --into-imports [NAME]
-            self._export(session, export_input(), None, rest[0] if rest else None, force, into_imports=True)
+        parsed = split_write(args)
+        route, rest, force = parsed.route, parsed.words, parsed.force
+        match = None
+        if parsed.match or parsed.tolerance is not None:
+            from ..core.export import MatchSpec
+
+            match = MatchSpec.parse(parsed.match, parsed.tolerance)
+        if route == "export" and parsed.into_imports:  # write export --into-imports [NAME]
+            self._export(session, export_input(), None, rest[0] if rest else None, force, into_imports=True,
+                         match=match)
         elif route == "export":
-            self._export(session, export_input(), Path(rest[0]).expanduser(), rest[1] if len(rest) > 1 else None, force)
+            self._export(session, export_input(), Path(rest[0]).expanduser(), rest[1] if len(rest) > 1 else None,
+                         force, match=match)
         elif route in ("plan", "script"):
             self._file(session, route, Path(rest[0]).expanduser(), force)
         elif route == "apply":
@@ -88,11 +95,11 @@ class WriteOut:
     # --- export: report first, write after a yes ---------------------------------------------
 
     def _export(self, session: EditSession, input_name: str, out_dir: Path | None, name: str | None, force: bool,
-                into_imports: bool = False) -> None:
+                into_imports: bool = False, match=None) -> None:
         def prepare() -> None:
             try:
                 pending = routes.prepare_export(session, input_name, out_dir, name, force=force,
-                                                into_imports=into_imports)
+                                                into_imports=into_imports, match=match)
             except (CsRebindError, OSError) as exc:
                 return self._post(WriteOutcome(str(exc), error=True))
             # the rows kept and dropped, then how the files get to Import Result Group
