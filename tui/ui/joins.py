@@ -55,15 +55,18 @@ class JoinPreviews:
             for preview, connection in zip((p for p in event.previews if p.input == group.name), group.connections):
                 self.rows[connection_key(group, preview.index, connection)] = preview
         put = event.put
+        session = bench.session
+        if session is None or session.target.uid != event.target or session.inputs is not event.state:
+            return  # the inputs changed since: their own join is on its way
         if put is None:
-            return screen.refresh_inputs()
+            return screen.inputs.relabel_connections(session)
         found = next((p for p in event.previews if (p.input, p.index) == (put.address.input, put.address.connection)), None)
         if found is not None and found.empty and not put.forced and bench.retract(event.target, put.state):
             screen.after_edit(None)
             hint = f"; {found.match_hint}" if found.match_hint else ""  # e.g. --match src_uid would keep rows
             screen.say(f"put refused: {found.empty}{hint}; :put! {put.address.local} keeps it anyway", error=True)
             return
-        screen.refresh_inputs()
+        screen.inputs.relabel_connections(session)
         if found is not None and screen.status.message == put.message:  # still the put's message
             forced = " (forced: the join on uid keeps no row)" if found.empty else ""
             screen.say(f"{put.message} · {found.keeps_text}{forced}", error=bool(found.empty))

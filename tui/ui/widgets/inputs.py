@@ -149,13 +149,9 @@ class InputsTree(PaneTree[object]):
     def _add_connection(self, parent, group: InputGroup, index: int, connection: Connection,
                         compatible: set[str], rows: dict, loaded: Connection | None) -> None:
         """``loaded`` is the connection at this index as the job document has it (None: a new one)."""
-        label = Text(f"{group.name}.{index} ← {connection.job}.{connection.output}", style="bold")
-        if loaded is None or (loaded.job, loaded.output) != (connection.job, connection.output):
-            label.append(" ● new", style=style("pending"))
+        if loaded is not None and (loaded.job, loaded.output) != (connection.job, connection.output):
             loaded = None
-        preview = self.joined(group, index, connection)
-        if preview is not None:
-            label.append(f" · {preview.rows_text}", style=style("error") if preview.empty else "dim")
+        label = self.connection_label(group, index, connection, new=loaded is None)
         row = ConnectionRow(group.name, index)
         node = parent.add(label, data=row, expand=row not in self.collapsed)
         rows[ConnectionRow(group.name, index)] = node
@@ -173,6 +169,36 @@ class InputsTree(PaneTree[object]):
             text.append(" passthrough", style="italic dim")
             row = PassthroughRow(group.name, index, binding)
             rows[row] = node.add_leaf(text, data=row)
+
+    def connection_label(self, group: InputGroup, index: int, connection: Connection, new: bool) -> Text:
+        """``particles.0 ← J9.particles ● new · 1,000 rows`` (the rows once the join is read)."""
+        label = Text(f"{group.name}.{index} ← {connection.job}.{connection.output}", style="bold")
+        if new:
+            label.append(" ● new", style=style("pending"))
+        preview = self.joined(group, index, connection)
+        if preview is not None:
+            label.append(f" · {preview.rows_text}", style=style("error") if preview.empty else "dim")
+        return label
+
+    def relabel_connections(self, session: EditSession) -> None:
+        """Show the rows of joins read since the last rebuild, on the connection rows alone: the
+        tree is not rebuilt (nor the screen laid out again) for a count."""
+        loaded = {g.name: g.connections for g in session.loaded}
+        groups = {g.name: g for g in session.inputs}
+        for node in self._all_nodes():
+            row = node.data
+            if not isinstance(row, ConnectionRow) or row.input not in groups:
+                continue
+            group = groups[row.input]
+            if row.index >= len(group.connections):
+                continue
+            connection = group.connections[row.index]
+            before = loaded.get(row.input, ())
+            old = before[row.index] if row.index < len(before) else None
+            new = old is None or (old.job, old.output) != (connection.job, connection.output)
+            label = self.connection_label(group, row.index, connection, new)
+            if label.plain != node.label.plain:
+                node.set_label(label)
 
     @property
     def current_row(self) -> object | None:
