@@ -91,3 +91,19 @@ async def test_candidates_need_a_slot(demo_project):
         assert screen.status.error and "highlight a slot in the inputs pane" in screen.status.message
         await command(pilot, "candidates particles.4.blob")
         assert app.screen is screen and "no connection 4" in screen.status.message
+
+
+async def test_keys_typed_ahead_reach_the_pane_just_chosen(demo_project):
+    """3 j j c typed in one burst (no pause between keys) acts on the inputs pane, as typed."""
+    app = make_app(demo_project)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        from textual import events
+
+        for key in "3jjc":  # one burst, as a terminal delivers keys typed ahead: no wait between them
+            app.post_message(events.Key(key, key))
+        await settle(pilot)
+        await settle(pilot)
+        assert isinstance(app.screen, CandidatesScreen)
+        assert app.screen.address.local == "particles.0.blob"
+        assert screen.jobs_pane.tree.current_uid == "J12"  # the jobs pane did not move

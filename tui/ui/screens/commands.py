@@ -30,14 +30,19 @@ class MainCommands:
     def _focused_pane(self) -> int:
         return next((i for i, widget in enumerate(self._pane_widgets()) if widget.has_focus), 0)
 
+    def _focus(self, index: int) -> None:
+        # At once, not via Widget.focus (a message later): keys typed ahead (3 j j c) must reach
+        # the pane just chosen, not the one before it.
+        self.set_focus(self._pane_widgets()[index % 3])
+
     def command_focus_pane(self, name: str) -> None:
-        self._pane_widgets()[PANES.index(name)].focus()
+        self._focus(PANES.index(name))
 
     def command_next_pane(self) -> None:
-        self._pane_widgets()[(self._focused_pane() + 1) % 3].focus()
+        self._focus(self._focused_pane() + 1)
 
     def command_previous_pane(self) -> None:
-        self._pane_widgets()[(self._focused_pane() - 1) % 3].focus()
+        self._focus(self._focused_pane() - 1)
 
     # --- jobs ----------------------------------------------------------------------------
 
