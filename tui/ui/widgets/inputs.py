@@ -119,17 +119,19 @@ class InputsTree(PaneTree[object]):
             self.root.add_leaf(Text(f"{session.target.uid} has no inputs", style="dim"))
         rows: dict[object, object] = {}
         loaded = {g.name: g.connections for g in session.loaded}
-        for group in session.inputs:
-            row = InputRow(group.name)
-            node = self.root.add(input_label(group, group.name in compatible_inputs), data=row,
-                                 expand=row not in self.collapsed)
-            rows[InputRow(group.name)] = node
-            if not group.connections:
-                node.add_leaf(Text("(no connection: yank an output group and press P)", style="dim"), data=InputRow(group.name))
-            before = loaded.get(group.name, ())
-            for index, connection in enumerate(group.connections):
-                self._add_connection(node, group, index, connection, compatible, rows,
-                                     before[index] if index < len(before) else None)
+        with self.bulk():  # one invalidation for the whole rebuild, not one per row
+            for group in session.inputs:
+                row = InputRow(group.name)
+                node = self.root.add(input_label(group, group.name in compatible_inputs), data=row,
+                                     expand=row not in self.collapsed)
+                rows[InputRow(group.name)] = node
+                if not group.connections:
+                    node.add_leaf(Text("(no connection: yank an output group and press P)", style="dim"),
+                                  data=InputRow(group.name))
+                before = loaded.get(group.name, ())
+                for index, connection in enumerate(group.connections):
+                    self._add_connection(node, group, index, connection, compatible, rows,
+                                         before[index] if index < len(before) else None)
         target = rows.get(previous) if previous is not None else None
         if target is not None:
             self.move_cursor(target)
