@@ -6,6 +6,14 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Hypothesis profiles: "ci" (the default) is reproducible, and test_fuzz.py keeps it small;
+# `python -m pytest tests/core/test_fuzz.py --hypothesis-profile=long` runs a long, randomized
+# fuzzing campaign (the plugin loads the named profile after this module registers it).
+settings.register_profile("ci", deadline=None, derandomize=True)
+settings.register_profile("long", deadline=None, max_examples=5000)
+settings.load_profile("ci")
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "tests" / "data"

@@ -133,7 +133,8 @@ def lay_out_export(
     field_lists: list[list[tuple[str, np.dtype]]] = []
     types: dict[str, str] = {}
     for index, conn in chosen:
-        conn_layout, fields, conn_types = _lay_out_connection(project, group, index, conn, headers, preview, match)
+        conn_layout, fields, conn_types = _lay_out_connection(project, group, index, conn, headers, preview, match,
+                                                              target)
         connections.append(conn_layout)
         field_lists.append(fields)
         for prefix, kind in conn_types.items():
@@ -169,13 +170,13 @@ def lay_out_export(
 
 def _lay_out_connection(
     project: Project, group: InputGroup, index: int, conn: Connection, headers: dict[Path, _Header],
-    preview: bool = False, match: MatchSpec | None = None,
+    preview: bool = False, match: MatchSpec | None = None, target: str | None = None,
 ) -> tuple[ConnectionLayout, list[tuple[str, np.dtype]], dict[str, str]]:
     where = f"{group.name}.{index}"
     empty = [s.name for s in group.slots if s.required and conn.binding(s.name) is None]
     if empty and not preview:
         raise ExportError(
-            f"{where}: required slot{'s' if len(empty) > 1 else ''} {', '.join(empty)} "
+            f"{target + ' ' if target else ''}{where}: required slot{'s' if len(empty) > 1 else ''} {', '.join(empty)} "
             f"{'are' if len(empty) > 1 else 'is'} empty; bind a result to "
             f"{'them' if len(empty) > 1 else 'it'} before exporting"
         )
