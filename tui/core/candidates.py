@@ -18,7 +18,7 @@ from .facts import result_facts
 from .model import Binding, InputGroup, Job, OutputResult
 from .preview import ConnectionPreview, preview_connection
 from .refs import FINAL, ResultRef, SlotAddress
-from .session import EditSession, incompatibility, lineage_conflict
+from .session import EditSession, descendants, incompatibility
 
 
 @dataclass(frozen=True)
@@ -119,7 +119,8 @@ def check_slot(session: EditSession, address: SlotAddress):
 def _jobs_newest_first(session: EditSession) -> Iterator[Job]:
     target = session.target.uid
     project = session.project
-    jobs = [j for j in project.jobs.values() if not j.broken and not lineage_conflict(project, target, j.uid)]
+    excluded = descendants(project, target) | {target}  # itself and what is built on it: a cycle (read once)
+    jobs = [j for j in project.jobs.values() if not j.broken and j.uid not in excluded]
     jobs.sort(key=lambda j: (_timestamp(j.created_at), j.number), reverse=True)
     return iter(jobs)
 

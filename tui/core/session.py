@@ -40,22 +40,27 @@ def _with_index_reading(project: Project, binding: Binding, error: RefError) -> 
     return str(error)
 
 
+def descendants(project: Project, uid: str) -> set[str]:
+    """Every job built, directly or not, on ``uid``'s outputs."""
+    found: set[str] = set()
+    queue = [uid]
+    while queue:
+        job = project.jobs.get(queue.pop())
+        for child in job.children if job is not None else ():
+            if child not in found and child != uid:
+                found.add(child)
+                queue.append(child)
+    return found
+
+
 def lineage_conflict(project: Project, target: str, source: str) -> str | None:
     """Why ``target`` cannot take ``source``'s outputs (None when it can): a job is never
     connected to itself, nor to a job built on its own outputs (a cycle); cryosparc-tools and
     CryoSPARC refuse both."""
     if source == target:
         return f"{target} cannot take its own outputs: a job is never connected to itself"
-    seen, queue = {target}, [target]
-    while queue:
-        uid = queue.pop()
-        job = project.jobs.get(uid)
-        for child in job.children if job is not None else ():
-            if child == source:
-                return f"{source} is built on {target}'s outputs: connecting it to {target} would make a cycle"
-            if child not in seen:
-                seen.add(child)
-                queue.append(child)
+    if source in descendants(project, target):
+        return f"{source} is built on {target}'s outputs: connecting it to {target} would make a cycle"
     return None
 
 
