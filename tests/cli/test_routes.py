@@ -102,10 +102,13 @@ def test_plan_and_script_all_or_nothing(demo_project, tmp_path):
 def test_default_destinations_are_beside_the_project(demo_project):
     session = session_for(demo_project, "J12")
     folder = default_output_dir(demo_project)
-    assert routes.default_destination(session, "export", "particles") == [str(folder), "J12_particles_rebound"]
-    assert routes.default_destination(session, "plan", "") == [str(folder / "J12_plan.json")]
-    assert routes.default_destination(session, "script", "") == [str(folder / "J12_apply.py")]
-    assert routes.default_destination(session, "apply", "") == []
+    assert routes.default_destination(session, "export", "particles") == [
+        "export", str(folder), "J12_particles_rebound"]
+    assert routes.default_destination(session, "plan", "") == ["plan", str(folder / "J12_plan.json")]
+    assert routes.default_destination(session, "script", "") == ["script", str(folder / "J12_apply.py")]
+    assert routes.default_destination(session, "apply", "") == ["apply"]
+    assert routes.default_destination(session, "imports", "particles") == [
+        "export", "--into-imports", "J12_particles_rebound"]
 
 
 def test_write_heading_lists_problems(demo_project):

@@ -69,19 +69,22 @@ def write_heading(session: EditSession) -> str:
 
 def default_destination(session: EditSession, route: str, input_name: str,
                         folder: Path | None = None) -> list[str]:
-    """The arguments the UI proposes for ``:write ROUTE``: in ``folder`` (the last one written
-    to), else a folder beside the project."""
+    """The words the UI proposes after ``:write``: in ``folder`` (the last one written to), else a
+    folder beside the project; the menu's ``imports`` is an export into the project's imports/."""
+    from .commands import INTO_IMPORTS
     from .export import default_name
 
     folder = folder or default_output_dir(session.project.path)
     uid = session.target.uid
+    if route == "imports":  # only a name to give: the folder is PROJECT/imports/NAME
+        return ["export", INTO_IMPORTS, default_name(uid, input_name)]
     if route == "export":
-        return [str(folder), default_name(uid, input_name)]
+        return [route, str(folder), default_name(uid, input_name)]
     if route == "plan":
-        return [str(folder / f"{uid}_plan.json")]
+        return [route, str(folder / f"{uid}_plan.json")]
     if route == "script":
-        return [str(folder / f"{uid}_apply.py")]
-    return []
+        return [route, str(folder / f"{uid}_apply.py")]
+    return [route]
 
 
 # --- export ------------------------------------------------------------------------------------

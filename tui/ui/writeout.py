@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..core import routes
-from ..core.commands import INTO_IMPORTS, split_write
+from ..core.commands import split_write
 from ..core.errors import CsRebindError
 from ..core.session import EditSession
 from .messages import ConfirmWrite, WriteOutcome
@@ -45,12 +45,7 @@ class WriteOut:
 
     def _prefill(self, session: EditSession, route: str, export_input: Callable[[], str]) -> None:
         input_name = export_input() if route in ("export", "imports") else ""
-        if route == "imports":  # an export into the project's imports/ folder: only its name to give
-            from ..core.export import default_name
-
-            words = ["export", INTO_IMPORTS, default_name(session.target.uid, input_name)]
-        else:
-            words = [route, *routes.default_destination(session, route, input_name, self.screen.bench.write_folder)]
+        words = routes.default_destination(session, route, input_name, self.screen.bench.write_folder)
         self.screen.command_command_line(" ".join(["write", *map(shlex.quote, words)]))
 
     def start(self, session: EditSession, args: tuple[str, ...], export_input: Callable[[], str]) -> None:
