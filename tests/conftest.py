@@ -22,10 +22,11 @@ REALDATA = REPO.parent / "shared" / "realdata"
 
 @pytest.fixture(autouse=True)
 def isolated_environment(tmp_path_factory, monkeypatch):
-    """No user config, state or colour setting may leak into a test."""
+    """No user config, state, cache or colour setting may leak into a test."""
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
     monkeypatch.setenv("XDG_STATE_HOME", str(home / "state"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))
     monkeypatch.delenv("NO_COLOR", raising=False)
     monkeypatch.delenv("TEXTUAL_THEME", raising=False)
     monkeypatch.delenv("TEXTUAL_ANIMATIONS", raising=False)

@@ -53,6 +53,8 @@ def _run_command(args: list[str]) -> int:
         options = parser.parse_args(args)
     except SystemExit as exc:  # argparse exits 2 on usage errors and 0 on --help
         return int(exc.code or 0)
+    global _use_cache
+    _use_cache = not options.no_cache
     return options.handler(options)
 
 
@@ -76,10 +78,14 @@ def table(rows: list[list[Any]], headers: list[str]) -> str:
 # --- commands ------------------------------------------------------------------------------
 
 
+# Off with --no-cache (every command has it): job summaries are then read from every job.json.
+_use_cache = True
+
+
 def _load(path: str):
     from .core.project import load_project
 
-    return load_project(path)
+    return load_project(path, cache=_use_cache)
 
 
 def cmd_jobs(options: argparse.Namespace) -> int:
@@ -387,6 +393,7 @@ def _open_ui(args: list[str]) -> int:
     )
     parser.add_argument("project", nargs="?", help="CryoSPARC project directory (default: the current directory)")
     parser.add_argument("--plan", help="reopen a saved plan (csrebind plan / :write plan)")
+    parser.add_argument("--no-cache", action="store_true", help=NO_CACHE_HELP)
     try:
         options = parser.parse_args(args)
     except SystemExit as exc:
@@ -405,7 +412,7 @@ def _open_ui(args: list[str]) -> int:
         return EXIT_DATA
     from .ui.app import run_app
 
-    return run_app(project, plan=options.plan)
+    return run_app(project, plan=options.plan, use_cache=not options.no_cache)
 
 
 # --- parser --------------------------------------------------------------------------------
@@ -430,6 +437,10 @@ def add_edit_arguments(p: argparse.ArgumentParser, example: str = "particles.0.b
     p.add_argument("--plan", help="start from a saved plan")
 
 
+NO_CACHE_HELP = ("read every job.json, neither using nor writing the job-summary cache "
+                 "($XDG_CACHE_HOME/csrebind/summaries)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="csrebind", description="Rebind CryoSPARC job results.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -437,6 +448,7 @@ def build_parser() -> argparse.ArgumentParser:
     def command(name: str, handler: Callable[[argparse.Namespace], int], help_text: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.set_defaults(handler=handler)
+        p.add_argument("--no-cache", action="store_true", help=NO_CACHE_HELP)
         return p
 
     p = command("jobs", cmd_jobs, "list the project's jobs")

@@ -24,6 +24,8 @@ CORE_LAYERS: tuple[tuple[str, ...], ...] = (
     ("refs",),
     ("model",),
     ("jobdoc", "csfile", "facts", "uids"),
+    ("jobread",),
+    ("summarycache",),
     ("project",),
     ("session", "planfile", "views", "commands", "journal", "diff", "completion", "history"),
     ("export", "live"),

@@ -10,7 +10,8 @@
       url: http://cryosparc.example.org:39000
       email: me@example.org
 
-The edit journal lives in ``$XDG_STATE_HOME/csrebind/``.
+The edit journal lives in ``$XDG_STATE_HOME/csrebind/``, the job-summary cache in
+``$XDG_CACHE_HOME/csrebind/`` (``--no-cache`` bypasses it).
 """
 
 from __future__ import annotations
@@ -46,17 +47,18 @@ class Settings:
     keymap: dict[str, str] = field(default_factory=dict)
     theme: str | None = None
     cryosparc: dict = field(default_factory=dict)  # url/host/base_port/email/license for live apply
+    summary_cache: bool = True  # keep job summaries in $XDG_CACHE_HOME/csrebind (off: --no-cache)
     warnings: list[str] = field(default_factory=list)
 
 
 def load_settings(path: Path | None = None) -> Settings:
     """Read the config file; a bad file or entry is reported in ``warnings`` and skipped."""
-    import yaml
-
     path = path or config_path()
     settings = Settings()
     if not path.exists():
         return settings
+    import yaml  # only when there is a file: it costs start-up time
+
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -54,19 +53,6 @@ def parse_date(value: Any) -> datetime | None:
     return None
 
 
-def read_job(job_dir: Path) -> Job:
-    """Read ``job_dir/job.json``; any problem makes a *broken* job with a one-line reason."""
-    uid = job_dir.name
-    path = job_dir / "job.json"
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return Job(uid, error="job.json is missing")
-    except OSError as exc:
-        return Job(uid, error=f"job.json cannot be read ({exc.strerror or exc})")
-    return job_from_bytes(uid, data)
-
-
 def job_from_bytes(uid: str, data: bytes) -> Job:
     if not data.strip():
         return Job(uid, error="job.json is empty")
@@ -107,11 +93,15 @@ def job_from_document(uid: str, document: Any, raw: bytes | None = None) -> Job:
             workspaces=untrusted.names(document.get("workspace_uids"), "workspace_uids", "workspace uid"),
             schema=schema,
             version=text(document.get("version"), "version", 100).strip(),
-            _raw=raw if raw is not None else orjson.dumps(document),
-            _parse=parse_io,
+            _load=_in_memory(raw if raw is not None else orjson.dumps(document)),
         )
     except Invalid as exc:
         raise JobDocumentError(f"{uid}/job.json: {exc}") from None
+
+
+def _in_memory(raw: bytes):
+    """The loader of a document given as bytes (parsed when first used, then let go)."""
+    return lambda job: parse_io(raw, job.uid, job.schema)
 
 
 def parse_io(raw: bytes, job_uid: str, schema: str | None) -> tuple[tuple[OutputGroup, ...], tuple[InputGroup, ...]]:

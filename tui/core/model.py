@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from pathlib import Path
 from typing import Callable
 
 from .errors import JobDocumentError, RefError
@@ -194,14 +195,18 @@ class Workspace:
     title: str
 
 
-# (job.json bytes, job uid, schema) → (outputs, inputs)
-IoParser = Callable[[bytes, str, str | None], tuple[tuple[OutputGroup, ...], tuple[InputGroup, ...]]]
+# job → (outputs, inputs): given by the reader (jobread/jobdoc), so the model imports no parser.
+IoLoader = Callable[["Job"], tuple[tuple[OutputGroup, ...], tuple[InputGroup, ...]]]
+
+# The summary fields: what a listing shows, and what a job.json changed on disk refreshes.
+SUMMARY_FIELDS = ("type", "title", "status", "created_at", "schema", "version", "workspaces")
 
 
 @dataclass(slots=True)
 class Job:
-    """A job as read from its job.json. Inputs and outputs are parsed lazily: listing thousands
-    of jobs needs only the summary fields."""
+    """A job as listed from its job.json: the summary fields. Inputs and outputs are read and
+    parsed when first used (and may be dropped and read again): a project of 50,000 jobs keeps
+    only summaries in memory."""
 
     uid: str
     type: str = ""
@@ -214,11 +219,11 @@ class Job:
     schema: str | None = None  # "v4" or "v5"; None for a broken job
     version: str = ""  # the CryoSPARC version recorded in the document (e.g. "v4.7.1")
     error: str | None = None  # one-line reason when the job document cannot be used
-    # The job.json bytes, parsed again only when inputs/outputs are first needed: keeping the
-    # parsed documents of thousands of jobs alive would make every garbage collection crawl.
-    _raw: bytes | None = field(default=None, repr=False)
-    # Turns ``_raw`` into (outputs, inputs); given by the reader (jobdoc), so the model imports no parser.
-    _parse: IoParser | None = field(default=None, repr=False)
+    # Where the document was read from, and its stamp then (size, mtime…): a file that changed
+    # since is noticed when the inputs/outputs are read. None for a document given in memory.
+    _source: Path | None = field(default=None, repr=False)
+    _stamp: tuple | None = field(default=None, repr=False)
+    _load: IoLoader | None = field(default=None, repr=False)
     _outputs: tuple[OutputGroup, ...] | None = field(default=None, repr=False)
     _inputs: tuple[InputGroup, ...] | None = field(default=None, repr=False)
 
@@ -247,12 +252,13 @@ class Job:
         return self._inputs or ()
 
     def _parse_io(self) -> None:
-        if self._raw is None or self._parse is None:
+        if self._load is None:
             self._outputs, self._inputs = (), ()
             return
         try:
-            self._outputs, self._inputs = self._parse(self._raw, self.uid, self.schema)
-            self._raw = None  # parsed once; the model objects are all that is needed now
+            self._outputs, self._inputs = self._load(self)
+            if self._source is None:
+                self._load = None  # an in-memory document: parsed once, its bytes are let go
         except JobDocumentError as exc:  # the parser checks every value: the message names file and key
             self._outputs, self._inputs = (), ()
             self.error = f"inputs/outputs are malformed: {exc}"
@@ -261,6 +267,17 @@ class Job:
             # is not shown (it could quote any amount of the document)
             self._outputs, self._inputs = (), ()
             self.error = f"inputs/outputs are malformed: {self.uid}/job.json: unexpected content ({type(exc).__name__})"
+
+    def forget_io(self) -> None:
+        """Drop the parsed inputs/outputs of a job read from disk (read again when next used)."""
+        if self._source is not None and self.error is None:
+            self._outputs = self._inputs = None
+
+    def refresh_summary(self, fresh: "Job") -> None:
+        """Take the summary of a newer read of the same job.json (lineage is kept: the tree
+        around it is not rebuilt)."""
+        for name in SUMMARY_FIELDS:
+            setattr(self, name, getattr(fresh, name))
 
     def output(self, name: str) -> OutputGroup | None:
         return next((o for o in self.outputs if o.name == name), None)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import heapq
 import os
 import re
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
@@ -18,9 +17,11 @@ from typing import Callable, Iterator
 from . import untrusted
 from .atomic import read_regular_bytes
 from .errors import ProjectError, RefError
-from .jobdoc import load_json_bytes, read_job
+from .jobdoc import load_json_bytes
+from .jobread import read_summary, reader_pool, stat_all
 from .model import Job, OutputGroup, OutputResult, ResolvedResult, Workspace
 from .refs import ResultRef
+from .summarycache import SummaryCache
 
 JOB_DIR_RE = re.compile(r"J[0-9]+")
 Progress = Callable[[int, int], None]
@@ -35,6 +36,7 @@ class Project:
     workspaces: dict[str, Workspace] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     last_dumped_version: str = ""  # project.json's: the CryoSPARC version that last wrote the dumps (v5)
+    cache: SummaryCache | None = field(default=None, repr=False)  # job summaries of the last read
 
     def job(self, uid: str) -> Job:
         try:
@@ -88,8 +90,9 @@ def is_project_dir(path: Path) -> bool:
     return (path / "project.json").is_file()
 
 
-def open_project(path: str | os.PathLike) -> Project:
-    """Check the directory and read project.json and workspaces.json; no jobs yet."""
+def open_project(path: str | os.PathLike, cache: bool = True) -> Project:
+    """Check the directory and read project.json and workspaces.json; no jobs yet. With
+    ``cache``, job summaries found unchanged in the summary cache are not read again."""
     root = Path(path).expanduser()
     if not root.exists():
         raise ProjectError(f"{root}: no such directory")
@@ -104,34 +107,46 @@ def open_project(path: str | os.PathLike) -> Project:
     project = Project(path=root, uid=root.name, title="", jobs={})
     _read_project_json(project)
     _read_workspaces(project)
+    if cache:
+        project.cache = SummaryCache(root)
     return project
 
 
-def read_job_batches(project: Project, first: int = 200, largest: int = 2000) -> Iterator[tuple[list[Job], int, int]]:
+def read_job_batches(project: Project, first: int = 200, largest: int = 16384) -> Iterator[tuple[list[Job], int, int]]:
     """Read the jobs in uid order as (jobs, done, total) batches. The caller adds them to
     ``project.jobs`` (so a UI can show them as they arrive) and calls ``finish_loading``.
-    Batches start small, for a quick first screen, and double: each one costs the UI a pass
-    over everything shown so far, so doubling keeps the total linear."""
+    Batches start small, for a quick first screen, and double, so that whatever the caller does
+    with everything shown so far after each batch stays linear in total. Files are stat'ed and
+    read by a pool of threads (see :mod:`jobread`); summaries still valid in the cache are not
+    read at all, and the cache is rewritten after the last batch when anything changed."""
     names = job_dir_names(project.path)
+    cache = project.cache
     total, start, size = len(names), 0, first
-    while start < total:
-        batch = [_read_job(project.path / name) for name in names[start:start + size]]
-        start += len(batch)
-        yield batch, start, total
-        size = min(size * 2, largest)
+    with reader_pool() as pool:
+        while start < total:
+            dirs = [project.path / name for name in names[start:start + size]]
+            batch = _read_batch(dirs, cache, pool)
+            start += len(batch)
+            yield batch, start, total
+            size = min(size * 2, largest)
+    if cache is not None:
+        cache.save()
 
 
-def _read_job(job_dir: Path) -> Job:
-    """:func:`read_job`, but a job.json that is not a regular file (a FIFO would block the read
-    forever, a device never end) is a broken job, never opened."""
-    try:
-        mode = os.stat(job_dir / "job.json").st_mode
-    except OSError:
-        return read_job(job_dir)  # missing or unreadable: read_job says which
-    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
-        return read_job(job_dir)
-    kind = "a named pipe (FIFO)" if stat.S_ISFIFO(mode) else "not a regular file"
-    return Job(job_dir.name, error=f"job.json is {kind}, not a regular file; csrebind reads only regular files")
+def _read_batch(dirs: list[Path], cache: SummaryCache | None, pool) -> list[Job]:
+    if cache is None or not cache.known:
+        jobs = list(pool.map(read_summary, dirs))
+    else:
+        paths = [d / "job.json" for d in dirs]
+        jobs = [cache.job(d.name, path, stamp) for d, path, stamp in zip(dirs, paths, stat_all(paths, pool))]
+        missing = [i for i, job in enumerate(jobs) if job is None]
+        for i, job in zip(missing, pool.map(read_summary, [dirs[i] for i in missing])):
+            jobs[i] = job
+    if cache is not None:
+        for job in jobs:
+            if cache.found.get(job.uid) is None:
+                cache.add(job)
+    return jobs
 
 
 def finish_loading(project: Project) -> Project:
@@ -139,8 +154,8 @@ def finish_loading(project: Project) -> Project:
     return project
 
 
-def load_project(path: str | os.PathLike, progress: Progress | None = None) -> Project:
-    project = open_project(path)
+def load_project(path: str | os.PathLike, progress: Progress | None = None, cache: bool = True) -> Project:
+    project = open_project(path, cache=cache)
     for batch, done, total in read_job_batches(project):
         project.jobs.update((job.uid, job) for job in batch)
         if progress is not None:

@@ -60,7 +60,7 @@ def make_app(project_path: str | Path, plan: dict | None = None, settings: Setti
     return CsRebindApp(Path(project_path), plan=plan, settings=settings)
 
 
-def run_app(project_path: Path, plan: str | None = None) -> int:
+def run_app(project_path: Path, plan: str | None = None, use_cache: bool = True) -> int:
     """Open the UI; the project is read in a worker, so a bad path is reported after start-up
     as a one-line message and exit status 1."""
     from ..core.planfile import read_plan
@@ -71,6 +71,8 @@ def run_app(project_path: Path, plan: str | None = None) -> int:
 
         load_project(project_path)  # raises the specific ProjectError
     plan_document = read_plan(Path(plan)) if plan is not None else None
-    app = make_app(project_path, plan=plan_document)
+    settings = load_settings()
+    settings.summary_cache = settings.summary_cache and use_cache
+    app = make_app(project_path, plan=plan_document, settings=settings)
     app.run()
     return app.return_code or 0

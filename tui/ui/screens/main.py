@@ -116,7 +116,7 @@ class MainScreen(ReportsWorkerFailures, MainCommands, Screen):
         wait for the UI thread, so reading is not slowed by drawing)."""
         worker = get_current_worker()
         try:
-            project = open_project(self.project_path)
+            project = open_project(self.project_path, cache=self.app.settings.summary_cache)
             self.post_message(ProjectOpened(project))
             for batch, done, total in read_job_batches(project):
                 if worker.is_cancelled:

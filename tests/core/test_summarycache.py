@@ -1,0 +1,159 @@
+"""The job-summary cache: reopening reads only what changed; corrupt, foreign and stale caches
+are ignored and rewritten; --no-cache bypasses it; it holds summaries only."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from tui.cli import main
+from tui.core import jobread
+from tui.core.project import load_project
+from tui.core.summarycache import cache_dir, cache_path
+
+
+@pytest.fixture
+def reads(monkeypatch) -> list[str]:
+    """The job folders whose job.json was opened."""
+    opened: list[str] = []
+    original = jobread.read_job_file
+
+    def counting(path: Path):
+        opened.append(path.parent.name)
+        return original(path)
+
+    monkeypatch.setattr(jobread, "read_job_file", counting)
+    return opened
+
+
+def summaries(project) -> dict[str, tuple]:
+    return {uid: (j.type, j.title, j.status, j.created_at, j.parents, j.children, j.workspaces, j.schema,
+                  j.version, j.error) for uid, j in project.jobs.items()}
+
+
+def edit(job_json: Path, **changes) -> None:
+    document = json.loads(job_json.read_text())
+    document.update(changes)
+    job_json.write_text(json.dumps(document))
+
+
+def test_reopening_an_unchanged_project_reads_no_job_document(demo_project, reads):
+    first = load_project(demo_project)
+    assert sorted(reads) == sorted(first.jobs) and cache_path(first.path).is_file()
+    outputs = [o.name for o in first.jobs["J5"].outputs]
+    reads.clear()
+    second = load_project(demo_project)
+    assert reads == []
+    assert summaries(second) == summaries(first)
+    # inputs and outputs still come from the document, read when used
+    assert [o.name for o in second.jobs["J5"].outputs] == outputs and outputs
+    assert reads == ["J5"]
+
+
+def test_an_edited_job_json_is_read_again(demo_project, reads):
+    load_project(demo_project)
+    reads.clear()
+    job_json = demo_project / "J3" / "job.json"
+    edit(job_json, title="renamed after the cache was written")
+    project = load_project(demo_project)
+    assert reads == ["J3"]
+    assert project.jobs["J3"].title == "renamed after the cache was written"
+
+
+def test_a_rewrite_of_the_same_size_is_noticed(demo_project, reads):
+    load_project(demo_project)
+    job_json = demo_project / "J3" / "job.json"
+    text = job_json.read_text()
+    title = json.loads(text)["title"]
+    swapped = title[::-1] if title[::-1] != title else title.upper()
+    os.replace(_written(job_json.with_name("new.json"), text.replace(json.dumps(title), json.dumps(swapped), 1)), job_json)
+    reads.clear()
+    project = load_project(demo_project)
+    assert reads == ["J3"] and project.jobs["J3"].title == swapped
+
+
+def _written(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def test_removed_and_added_jobs(demo_project, reads):
+    first = load_project(demo_project)
+    (demo_project / "J2" / "job.json").rename(demo_project / "J2" / "gone.json")
+    new = demo_project / "J99"
+    new.mkdir()
+    document = json.loads((demo_project / "J1" / "job.json").read_text())
+    document["uid"] = "J99"
+    (new / "job.json").write_text(json.dumps(document))
+    reads.clear()
+    project = load_project(demo_project)
+    assert sorted(reads) == ["J2", "J99"]  # J2 is tried (now missing), J99 is new
+    assert project.jobs["J2"].error == "job.json is missing"
+    assert project.jobs["J99"].title == first.jobs["J1"].title
+    reads.clear()
+    load_project(demo_project)
+    assert reads == ["J2"]  # a missing job.json is never cached; J99 is now
+
+
+@pytest.mark.parametrize("content", [b"", b"\x00" * 100, b"not msgpack at all", b"\x93\x01\x02\x03"])
+def test_a_corrupt_cache_is_ignored_and_rewritten(demo_project, reads, content):
+    first = load_project(demo_project)
+    path = cache_path(first.path)
+    path.write_bytes(content)
+    reads.clear()
+    project = load_project(demo_project)
+    assert sorted(reads) == sorted(first.jobs)
+    assert summaries(project) == summaries(first)
+    assert path.read_bytes() != content
+    reads.clear()
+    load_project(demo_project)
+    assert reads == []
+
+
+def test_a_cache_of_another_project_is_ignored(demo_project, tmp_path, reads):
+    first = load_project(demo_project)
+    copy = tmp_path / "copy" / demo_project.name
+    copy.parent.mkdir()
+    os.rename(demo_project, copy)
+    cache_path(copy).parent.mkdir(parents=True, exist_ok=True)
+    cache_path(copy).write_bytes(cache_path(first.path).read_bytes())  # names the old path
+    reads.clear()
+    project = load_project(copy)
+    assert sorted(reads) == sorted(first.jobs)
+    assert summaries(project) == summaries(first)
+
+
+def test_no_cache_neither_reads_nor_writes_it(demo_project, reads, capsys):
+    assert main(["jobs", str(demo_project), "--json", "--no-cache"]) == 0
+    assert not cache_dir().exists()
+    project = load_project(demo_project)  # writes the cache
+    written = cache_path(project.path).read_bytes()
+    edit(demo_project / "J3" / "job.json", title="changed")
+    reads.clear()
+    assert main(["jobs", str(demo_project), "--json", "--no-cache"]) == 0
+    assert sorted(reads) == sorted(project.jobs)
+    assert cache_path(project.path).read_bytes() == written  # not rewritten, though J3 changed
+
+
+def test_the_cache_holds_summaries_only(demo_project):
+    project = load_project(demo_project)
+    data = cache_path(project.path).read_bytes()
+    for job in project.jobs.values():
+        for group in job.outputs:
+            for result in group.results:
+                for metafile in result.metafiles:
+                    assert metafile.encode() not in data
+        for group in job.inputs:
+            for slot in group.slots:
+                assert f'"{slot.name}"'.encode() not in data
+
+
+def test_an_unwritable_cache_only_costs_speed(demo_project, tmp_path, monkeypatch, reads):
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the cache folder would go")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocked))
+    project = load_project(demo_project)
+    assert sorted(reads) == sorted(project.jobs) and not project.warnings

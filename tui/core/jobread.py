@@ -1,0 +1,227 @@
+"""Reading job.json files: many at once, summaries only, full documents again on demand.
+
+A project of 50,000 jobs on a network filesystem costs milliseconds per open, so job.json files
+are read by a pool of threads (a read releases the GIL). Each thread touches only its own file:
+it stats it, reads it and decodes its *summary* (uid, title, type, status, dates, lineage) into a
+new ``Job`` that no other thread sees until the pool hands it back. The caller keeps no document
+bytes: a job's inputs and outputs are read again from disk when first used (:func:`load_io`),
+checked against the size and mtime seen when it was listed, and the parsed inputs/outputs of at
+most ``KEEP_PARSED`` jobs are kept at a time.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import threading
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Iterator
+
+import msgspec
+
+from . import untrusted
+from .atomic import open_regular
+from .errors import JobDocumentError
+from .jobdoc import V4_KEYS, job_from_bytes, parse_date, parse_io
+from .model import InputGroup, Job, OutputGroup
+
+READERS = 16  # threads: enough to hide ~5 ms per open on NFS/Lustre, few enough for a laptop
+KEEP_PARSED = 256  # jobs whose parsed inputs/outputs are kept (the rest are read again on use)
+
+# What identifies one version of a job.json: size, mtime and ctime (ns), inode.
+Stamp = tuple[int, int, int, int]
+
+
+def stamp_of(st: os.stat_result) -> Stamp:
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+
+
+def read_job_file(path: Path) -> tuple[bytes, Stamp]:
+    """The bytes of one job.json and their stamp; only a regular file is ever opened (a FIFO
+    would block). Raises OSError. The one place a job.json is opened (benchmarks wrap it)."""
+    fd = open_regular(path)
+    with open(fd, "rb") as stream:
+        st = os.fstat(stream.fileno())
+        return stream.read(), stamp_of(st)
+
+
+# --- summaries -------------------------------------------------------------------------------
+# Only the fields a listing needs are decoded; the rest of the document is skipped (still
+# checked to be JSON). Values are typed Any here and checked by the same untrusted boundary as a
+# full parse; anything the fast decoder refuses (NaN tokens, lone surrogates, deep nesting, a
+# ``spec`` that is not an object) goes the full, slower way, which gives the precise message.
+
+
+class _Spec(msgspec.Struct):
+    type: Any = None
+
+
+class _Summary(msgspec.Struct):
+    uid: Any = None
+    title: Any = None
+    job_type: Any = None
+    type: Any = None
+    status: Any = None
+    created_at: Any = None
+    parents: Any = None
+    children: Any = None
+    workspace_uids: Any = None
+    version: Any = None
+    spec: _Spec | None = None
+    # presence only (v4 detection): Raw skips the value without building it
+    input_slot_groups: msgspec.Raw | None = None
+    output_results: msgspec.Raw | None = None
+    output_result_groups: msgspec.Raw | None = None
+
+
+_decoder = msgspec.json.Decoder(_Summary)
+
+
+def summary_from_bytes(uid: str, data: bytes) -> Job:
+    """The job's summary fields (a broken job with its reason when the document is unusable)."""
+    try:
+        summary = _decoder.decode(data)
+    except (msgspec.DecodeError, RecursionError, ValueError):
+        return _without_io(job_from_bytes(uid, data))  # the full parse says precisely what is wrong
+    if summary.spec is not None:
+        schema, job_type = "v5", summary.spec.type
+    elif any(getattr(summary, name) is not None for name in V4_KEYS):
+        schema, job_type = "v4", summary.job_type if summary.job_type is not None else summary.type
+    else:
+        return Job(uid, error="job.json is not a job document (no spec, input_slot_groups or output_results)")
+    try:
+        return _summary_job(uid, schema, summary, job_type)
+    except JobDocumentError as exc:
+        return Job(uid, error=str(exc))
+
+
+def _summary_job(uid: str, schema: str, summary: _Summary, job_type: Any) -> Job:
+    """The same checks, in the same order, as :func:`jobdoc.job_from_document`."""
+    try:
+        doc_uid = untrusted.optional_name(summary.uid, "uid", "job uid")
+        if doc_uid and doc_uid != uid:
+            raise JobDocumentError(f"job.json describes {doc_uid}, not {uid} (copied from another job?)")
+        type_key = "spec.type" if schema == "v5" else ("job_type" if summary.job_type is not None else "type")
+        return Job(
+            uid=uid,
+            type=untrusted.text(job_type, type_key),
+            title=untrusted.text(summary.title, "title"),
+            status=untrusted.text(summary.status, "status"),
+            created_at=parse_date(summary.created_at),
+            parents=untrusted.names(summary.parents, "parents", "job uid"),
+            children=untrusted.names(summary.children, "children", "job uid"),
+            workspaces=untrusted.names(summary.workspace_uids, "workspace_uids", "workspace uid"),
+            schema=schema,
+            version=untrusted.text(summary.version, "version", 100).strip(),
+        )
+    except untrusted.Invalid as exc:
+        raise JobDocumentError(f"{uid}/job.json: {exc}") from None
+
+
+def _without_io(job: Job) -> Job:
+    """A job parsed in full keeps nothing of its document: its inputs/outputs are read again."""
+    job._load = None
+    return job
+
+
+def read_summary(job_dir: Path) -> Job:
+    """One job's summary, with where to read its inputs and outputs from later."""
+    uid = job_dir.name
+    path = job_dir / "job.json"
+    try:
+        data, stamp = read_job_file(path)
+    except FileNotFoundError:
+        return Job(uid, error="job.json is missing")
+    except OSError as exc:
+        if exc.errno == errno.EINVAL and exc.strerror and exc.strerror.startswith("is "):
+            return Job(uid, error=f"job.json {exc.strerror}")  # a FIFO, socket or device
+        return Job(uid, error=f"job.json cannot be read ({exc.strerror or exc})")
+    return with_source(summary_from_bytes(uid, data), path, stamp)
+
+
+def with_source(job: Job, path: Path, stamp: Stamp) -> Job:
+    """``job`` as read from ``path`` (stamp ``stamp``): a usable one reads its inputs/outputs
+    from there when they are needed."""
+    job._source, job._stamp = path, stamp
+    if not job.broken:
+        job._load = load_io
+    return job
+
+
+def reader_pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="csrebind-read")
+
+
+def stat_all(paths: list[Path], pool: ThreadPoolExecutor) -> Iterator[Stamp | None]:
+    """The stamps of ``paths`` (None for a missing or non-regular file), stat'ed concurrently."""
+    return pool.map(_stamp_or_none, paths)
+
+
+def _stamp_or_none(path: Path) -> Stamp | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return stamp_of(st) if _is_regular(st.st_mode) else None
+
+
+def _is_regular(mode: int) -> bool:
+    import stat
+
+    return stat.S_ISREG(mode)
+
+
+# --- inputs and outputs, on demand -----------------------------------------------------------
+
+
+class _Parsed:
+    """The jobs whose parsed inputs/outputs are kept, least recently used first."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.jobs: OrderedDict[int, Job] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def used(self, job: Job) -> None:
+        with self.lock:
+            self.jobs[id(job)] = job
+            self.jobs.move_to_end(id(job))
+            while len(self.jobs) > self.size:
+                _, oldest = self.jobs.popitem(last=False)
+                oldest.forget_io()
+
+
+PARSED = _Parsed(KEEP_PARSED)
+
+
+def load_io(job: Job) -> tuple[tuple[OutputGroup, ...], tuple[InputGroup, ...]]:
+    """Read ``job``'s document again and parse its inputs and outputs. A document changed since
+    it was listed updates the job's summary too (title, status…: what the user sees)."""
+    path = job._source
+    try:
+        data, stamp = read_job_file(path)
+    except OSError as exc:
+        raise JobDocumentError(f"{job.uid}/job.json cannot be read again ({exc.strerror or exc})") from None
+    if stamp != job._stamp:
+        fresh = summary_from_bytes(job.uid, data)
+        if fresh.broken:
+            raise JobDocumentError(f"{job.uid}/job.json changed since it was listed and cannot be used: {fresh.error}")
+        job.refresh_summary(fresh)
+        job._stamp = stamp
+    parsed = parse_io(data, job.uid, job.schema)
+    PARSED.used(job)
+    return parsed
+
+
+def changed_on_disk(job: Job) -> bool:
+    """True when ``job``'s job.json is no longer the file it was read from (its parsed inputs and
+    outputs are then dropped, to be read again)."""
+    if job._source is None:
+        return False
+    current = _stamp_or_none(job._source)
+    if current == job._stamp:
+        return False
+    job.forget_io()
+    return True
