@@ -1,4 +1,4 @@
-"""The boundary for untrusted documents (job.json, project.json, workspaces.json).
+"""The boundary for untrusted documents (job.json, project.json, workspaces.json, plans, journals).
 
 Every value csrebind takes from such a document goes through one of these checks where it is
 parsed, so that what the rest of the code sees has the type, range and shape it expects:
@@ -13,7 +13,8 @@ parsed, so that what the rest of the code sees has the type, range and shape it 
   booleans, fractions refused);
 * ``relative_path``: a metafile: relative, inside the project lexically (no ``..`` escape), no
   NUL, sane length;
-* ``items`` / ``fields``: a list / a mapping (null reads as empty).
+* ``items`` / ``fields``: a list / a mapping (null reads as empty);
+* ``load_document`` / ``path_text``: the same for plans and journals (``planfile``, ``journal``).
 
 A failed check raises :class:`Invalid`, whose text names the key path
 (``output_results[3].versions[0]: Infinity is not a version number``); the caller puts the
@@ -255,3 +256,31 @@ def relative_path(value: Any, where: str) -> str:
     if any(len(part) > MAX_NAME for part in value.split("/")):
         raise Invalid(where, f"the file path {escape(value)} has a component longer than {MAX_NAME} characters")
     return value
+
+
+# --- documents other than job documents (plans, journals) -------------------------------------------
+
+
+def load_document(data: bytes, what: str) -> Any:
+    """:func:`load_json` for a document that is not a job document (``what``: "csrebind plan",
+    "csrebind journal"): the same checks, with its own name in the messages."""
+    try:
+        return load_json(data)
+    except Invalid as exc:
+        raise Invalid(exc.where, exc.problem.replace("a job document", f"a {what}")) from None
+
+
+def path_text(value: Any, where: str, what: str = "directory") -> str:
+    """A file system path written in a document (a plan's project directory): text of 1 to
+    ``MAX_PATH`` printable characters (no NUL, control character or lone surrogate), refused
+    otherwise rather than cleaned, since a cleaned path would name another file."""
+    if not isinstance(value, str):
+        raise Invalid(where, f"expected a {what} path (text), found {describe(value)}")
+    if not value:
+        raise Invalid(where, f"the {what} path is empty")
+    if len(value) > MAX_PATH:
+        raise Invalid(where, f"a {what} path of {len(value):,} characters (at most {MAX_PATH}): {escape(value)}")
+    if not value.isprintable():
+        raise Invalid(where, f"the {what} path {escape(value)} holds a control character, NUL or lone surrogate")
+    return value
+
