@@ -521,29 +521,37 @@ def _cached_uids(src: SourceLayout) -> np.ndarray | None:
     return column.uids if column is not None and len(column) == src.header.num_rows else None
 
 
-def read_blocks(src: SourceLayout, start: int, stop: int, ranges: list[tuple[int, int]] | None = None
-            ) -> Iterator[tuple[int, np.ndarray]]:
-    """Rows [start, stop) of a source in blocks of about BLOCK_BYTES (``ranges`` limits it to
-    those (first, stop) row ranges).
+def read_blocks(src: SourceLayout, start: int, stop: int, ranges: list[tuple[int, int]] | None = None,
+                block_bytes: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
+    """Rows [start, stop) of a source in blocks of about ``block_bytes`` (BLOCK_BYTES by default;
+    ``ranges`` limits it to those (first, stop) row ranges).
 
     NPY files are read block by block with ``readinto`` (only the rows asked for), never
     memory-mapped: a map of a file truncated while it is read kills the process with SIGBUS. A
-    file that ends before its header says is reported as changed while reading."""
+    file that ends before its header says is reported as changed while reading. Every block is
+    read into the same buffer (fresh memory for each block costs a page fault per 4 KiB): a block
+    is valid until the next one is asked for, so callers copy out what they keep."""
     header = src.header
     if src.table is not None:  # CSDAT, decoded when planned
         for first, end in ranges or [(start, stop)]:
             yield first, src.table[first:end]
         return
     itemsize = header.dtype.itemsize
-    block_rows = max(1, BLOCK_BYTES // max(itemsize, 1))
+    block_rows = max(1, (block_bytes or BLOCK_BYTES) // max(itemsize, 1))
+    ranges = [(first, end) for first, end in ranges or [(start, stop)] if end > first]
+    if not ranges:
+        return
+    buffer = np.empty(min(block_rows, max(end - first for first, end in ranges)), dtype=header.dtype)
     try:
         with open(open_regular(header.path), "rb") as f:
-            for first, end in ranges or [(start, stop)]:
+            position = -1
+            for first, end in ranges:
                 row = first
                 while row < end:
                     count = min(block_rows, end - row)
-                    block = np.empty(count, dtype=header.dtype)
-                    f.seek(header.data_offset + row * itemsize)
+                    block = buffer[:count]
+                    if position != row:  # consecutive ranges and blocks: no seek, the file is read straight on
+                        f.seek(header.data_offset + row * itemsize)
                     view, done = memoryview(block.view(np.uint8)), 0
                     while done < len(view):
                         got = f.readinto(view[done:])
@@ -554,10 +562,9 @@ def read_blocks(src: SourceLayout, start: int, stop: int, ranges: list[tuple[int
                                 "being written); nothing was written"
                             )
                         done += got
-                    yield row, block
-                    del block
                     row += count
+                    position = row
+                    yield row - count, block
+                    del block
     except (OSError, ValueError) as exc:
         raise ExportError(f"{src.metafile}: cannot read ({getattr(exc, 'strerror', None) or exc}); nothing written") from None
-
-

@@ -324,15 +324,41 @@ def _chunk_rows(dtype: np.dtype, total: int) -> int:
     return max(1, min(total, chunk_bytes // max(dtype.itemsize, 1)))
 
 
+@dataclass
+class _Placement:
+    """Where the rows of one source go in one connection's output, worked out once for all chunks.
+
+    ``rows[k]`` is the source row of output row k. When the rows ascend (the pivot file, or a file
+    in the same order) the rows of a chunk are read in file order as they are. Otherwise each
+    source row is given its output row (``inverse``, -1 for rows not exported): an inverse scatter,
+    a tenth of the time of sorting the rows of every chunk. Rows repeated (a matched file's row
+    may serve several output rows) have no inverse: their chunks are sorted (stable) instead."""
+
+    rows: np.ndarray
+    ascending: bool
+    inverse: np.ndarray | None = None
+
+
+def _place(src: SourceLayout, rows: np.ndarray) -> _Placement:
+    if len(rows) < 2 or bool(np.all(rows[1:] >= rows[:-1])):
+        return _Placement(rows, True)
+    inverse = np.full(src.rows, -1, dtype=np.int32 if len(rows) < 2**31 else np.int64)
+    inverse[rows] = np.arange(len(rows), dtype=inverse.dtype)
+    if np.count_nonzero(inverse >= 0) != len(rows):  # repeated rows: the last one written won
+        return _Placement(rows, False)
+    return _Placement(rows, False, inverse)
+
+
 def _write_connection(writer: "_ChunkWriter", join: JoinedConnection, copies: list[_SourceCopy], project_dir: bytes
                       ) -> Iterator[int]:
     """Fill one connection's rows chunk by chunk and hand them to the writer; yields rows per chunk."""
     sources = join.layout.sources
+    placements = {copy.index: _place(sources[copy.index], join.rows[copy.index]) for copy in copies}
     for start in range(0, join.count, writer.step):
         stop = min(start + writer.step, join.count)
         out = writer.buffer()[: stop - start]
         for copy in copies:
-            _fill(out, sources[copy.index], join.rows[copy.index][start:stop], copy, project_dir)
+            _fill(out, sources[copy.index], placements[copy.index], start, copy, project_dir)
         writer.put(out)
         yield stop - start
 
@@ -393,29 +419,86 @@ class _ChunkWriter:
             self.free.put(chunk)
 
 
-def _fill(out: np.ndarray, src: SourceLayout, rows: np.ndarray, copy: _SourceCopy, project_dir: bytes) -> None:
-    """Copy the needed rows of one source into ``out`` (row k of out ← source row rows[k])."""
-    if np.all(rows[1:] >= rows[:-1]):  # the order file: rows already ascending
+def _fill(out: np.ndarray, src: SourceLayout, place: _Placement, start: int, copy: _SourceCopy,
+          project_dir: bytes) -> None:
+    """Copy the needed rows of one source into ``out``, output rows [start, start + len(out)) of
+    the connection (row k of out ← source row place.rows[start + k])."""
+    rows = place.rows[start:start + len(out)]
+    if place.inverse is not None:
+        _fill_scattered(out, src, place.inverse, rows, start, copy, project_dir)
+        return
+    if place.ascending:
         order = None
         ascending = rows
-    else:
+    else:  # repeated rows, not ascending: a stable sort keeps the order of repeats
         order = np.argsort(rows, kind="stable")
         ascending = rows[order]
-    ranges = _ranges(src, ascending)
     out_runs = [(s, _voids(out, o, n), n) for s, o, n in copy.runs]
-    for first, block in read_blocks(src, 0, 0, ranges):
-        a = np.searchsorted(ascending, first)
-        b = np.searchsorted(ascending, first + len(block))
+    for first, block in read_blocks(src, 0, 0, _ranges(src, ascending)):
+        a = int(np.searchsorted(ascending, first))
+        b = int(np.searchsorted(ascending, first + len(block)))
         if a == b:
             continue
         local = ascending[a:b] - first
-        dest = slice(a, b) if order is None else order[a:b]
-        for s, target, n in out_runs:
-            target[dest] = _voids(block, s, n)[local]
-        for col in copy.convert:
-            out[col.output][dest] = block[col.source][local]
-        for col in copy.rewrite:
-            out[col.output][dest] = _absolute(block[col.source][local], copy.src_dir, project_dir)
+        dest = np.arange(a, b) if order is None else order[a:b]
+        _copy_rows(out, block, local, dest, out_runs, copy, project_dir)
+
+
+def _fill_scattered(out: np.ndarray, src: SourceLayout, inverse: np.ndarray, rows: np.ndarray, start: int,
+                    copy: _SourceCopy, project_dir: bytes) -> None:
+    """``_fill`` for rows in another order than the file's: every block of the file that holds a
+    row of the chunk is read, and its rows find their output row in ``inverse``."""
+    out_runs = [(s, _voids(out, o, n), n) for s, o, n in copy.runs]
+    count = len(out)
+    for first, block in read_blocks(src, 0, 0, _blocks_of(src, rows)):
+        dest = inverse[first:first + len(block)] - start  # out of [0, count): not in this chunk
+        local = np.flatnonzero(dest.view(np.uint32 if dest.itemsize == 4 else np.uint64) < count)
+        if len(local):
+            _copy_rows(out, block, local, dest[local], out_runs, copy, project_dir)
+
+
+def _copy_rows(out: np.ndarray, block: np.ndarray, local: np.ndarray, dest: np.ndarray,
+               out_runs: list[tuple[int, np.ndarray, int]], copy: _SourceCopy, project_dir: bytes) -> None:
+    """out[dest] ← block[local], column run by column run. Where consecutive rows of the block go
+    to consecutive output rows (long runs: a file kept whole, or in the output's order) each run
+    of rows is copied as one slice, not row by row."""
+    runs = _row_runs(local, dest)
+    if runs is not None:
+        for (l0, d0, k) in runs:
+            for s, target, n in out_runs:
+                target[d0:d0 + k] = _voids(block[l0:l0 + k], s, n)
+            for col in copy.convert:
+                out[col.output][d0:d0 + k] = block[col.source][l0:l0 + k]
+            for col in copy.rewrite:
+                out[col.output][d0:d0 + k] = _absolute(block[col.source][l0:l0 + k], copy.src_dir, project_dir)
+        return
+    for s, target, n in out_runs:
+        target[dest] = _voids(block, s, n)[local]
+    for col in copy.convert:
+        out[col.output][dest] = block[col.source][local]
+    for col in copy.rewrite:
+        out[col.output][dest] = _absolute(block[col.source][local], copy.src_dir, project_dir)
+
+
+# A run of rows is copied as one slice when runs are this many rows long on average or longer;
+# shorter ones cost more as Python-level slices than as one fancy-indexed copy.
+MIN_RUN = 32
+
+
+def _row_runs(local: np.ndarray, dest: np.ndarray) -> list[tuple[int, int, int]] | None:
+    """(first block row, first output row, rows) of every run of consecutive rows going to
+    consecutive output rows, or None when the runs are too short to be worth copying apiece."""
+    n = len(local)
+    if n < MIN_RUN:
+        return None
+    breaks = np.diff(local) != 1
+    breaks |= np.diff(dest) != 1
+    breaks = np.flatnonzero(breaks) + 1
+    if (len(breaks) + 1) * MIN_RUN > n:
+        return None
+    starts = np.concatenate(([0], breaks))
+    ends = np.concatenate((breaks, [n]))
+    return list(zip(local[starts].tolist(), dest[starts].tolist(), (ends - starts).tolist()))
 
 
 def _ranges(src: SourceLayout, ascending: np.ndarray) -> list[tuple[int, int]]:
@@ -428,6 +511,19 @@ def _ranges(src: SourceLayout, ascending: np.ndarray) -> list[tuple[int, int]]:
     starts = np.concatenate(([0], gaps + 1))
     ends = np.concatenate((gaps, [len(ascending) - 1]))
     return [(int(ascending[s]), int(ascending[e]) + 1) for s, e in zip(starts, ends)]
+
+
+def _blocks_of(src: SourceLayout, rows: np.ndarray) -> list[tuple[int, int]]:
+    """Row ranges worth reading for rows in any order: the blocks (of BLOCK_BYTES, from row 0)
+    holding at least one of ``rows``, consecutive ones merged; found without sorting the rows."""
+    if len(rows) == 0:
+        return []
+    block_rows = max(1, BLOCK_BYTES // max(src.header.dtype.itemsize, 1))
+    needed = np.zeros(-(-src.rows // block_rows) + 2, dtype=np.int8)  # blocks 1..n, a 0 either side
+    needed[rows // block_rows + 1] = 1
+    edges = np.diff(needed)
+    firsts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    return [(f * block_rows, min(e * block_rows, src.rows)) for f, e in zip(firsts.tolist(), ends.tolist())]
 
 
 def _absolute(values: np.ndarray, src_dir: bytes, project_dir: bytes) -> np.ndarray:
