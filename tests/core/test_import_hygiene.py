@@ -27,7 +27,7 @@ CORE_LAYERS: tuple[tuple[str, ...], ...] = (
     ("jobread",),
     ("summarycache",),
     ("project",),
-    ("session", "planfile", "views", "commands", "journal", "diff", "completion", "history"),
+    ("session", "planfile", "views", "commands", "journal", "diff", "completion", "history", "joblist"),
     ("export", "live"),
     ("preview", "candidates"),
     ("workbench", "routes"),

@@ -10,7 +10,7 @@ from pilot import command, ready
 from projectgen import generate_project
 from tui.core.project import load_project
 from tui.ui.app import make_app
-from tui.ui.widgets.jobs import MAX_DEPTH, MIN_DEPTH
+from tui.ui.widgets.jobs import GUIDE, MAX_DEPTH, MIN_DEPTH
 
 
 @pytest.fixture(scope="module")
@@ -27,14 +27,6 @@ def lineage_depth(project, uid: str) -> int:
     return depth
 
 
-def node_depth(node) -> int:
-    depth = 0
-    while node.parent is not None and node.parent.parent is not None:  # the hidden root is not a level
-        depth += 1
-        node = node.parent
-    return depth + 1
-
-
 async def test_rows_past_the_depth_limit_are_flat_and_name_their_parent(deep_project):
     project = load_project(deep_project)
     deepest = max(project.jobs, key=lambda uid: lineage_depth(project, uid))
@@ -44,25 +36,27 @@ async def test_rows_past_the_depth_limit_are_flat_and_name_their_parent(deep_pro
         screen = await ready(pilot)
         tree = screen.jobs_pane.tree
         assert MIN_DEPTH <= tree.cap < MAX_DEPTH  # 80 columns: a shallower tree
-        for uid, node in tree.first_node.items():
-            depth = node_depth(node)
+        rows = tree.rows
+        for uid, index in rows.first_row.items():
+            depth, text = rows.rows[index].depth + 1, tree.row_text(index).plain
             assert depth <= tree.cap, uid
-            first_parent = next((p for p in project.jobs[uid].parents if p in tree.first_node and p != uid), None)
+            first_parent = next((p for p in project.jobs[uid].parents if p in rows.first_row and p != uid), None)
             if first_parent is None:
                 continue
-            if node.parent.data == first_parent:
-                assert "←" not in node.label.plain
+            above = rows.parent_index(index)
+            if above is not None and rows.rows[above].uid == first_parent:
+                assert "←" not in text
             else:  # flattened beside its parent's row
-                assert depth == tree.cap and f"{uid} ←{first_parent} " in node.label.plain
+                assert depth == tree.cap and f"{uid} ←{first_parent} " in text
         await command(pilot, f"job {deepest}")
         parent = next(p for p in project.jobs[deepest].parents if p in project.jobs)
         assert tree.current_uid == deepest
         shown = f"{deepest} ←{parent}"
-        assert shown in tree.cursor_node.label.plain
-        # on screen at 80 columns, not scrolled off to the right: guides, toggle, then the label
+        assert shown in tree.row_text(tree.rows.index(tree.cursor)).plain
+        # on screen at 80 columns, not cut: guides, toggle, then the label
         assert tree.scroll_x == 0
-        assert tree.guide_depth * tree.cap + 2 + len(shown) <= tree.scrollable_content_region.width
+        assert GUIDE * tree.cap + 2 + len(shown) <= tree.scrollable_content_region.width
         await pilot.resize_terminal(240, 50)  # wider: deeper levels, the same job under the cursor
         await pilot.pause()
         assert tree.cap == MAX_DEPTH and tree.current_uid == deepest
-        assert max(node_depth(n) for n in tree.first_node.values()) == MAX_DEPTH
+        assert max(row.depth + 1 for row in tree.rows.rows) == MAX_DEPTH

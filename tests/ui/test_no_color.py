@@ -26,8 +26,8 @@ async def test_job_states_and_errors_without_colour(demo_project, monkeypatch, n
         screen = await ready(pilot)
         assert app.no_color is no_color
         tree = screen.jobs_pane.tree
-        assert styles_of(tree.first_node["J11"].label, "✗ failed") == failed
-        assert styles_of(tree.first_node["J10"].label, "✗ killed") == killed
+        assert styles_of(tree.row_text(tree.rows.first_row["J11"]), "✗ failed") == failed
+        assert styles_of(tree.row_text(tree.rows.first_row["J10"]), "✗ killed") == killed
         await show_slot(pilot, "particles.0.ctf")
         await pilot.press("x")  # a required slot left empty
         await settle(pilot)

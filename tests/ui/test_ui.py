@@ -208,25 +208,23 @@ async def test_workspace_grouping_and_repeats(demo_project):
     async with app.run_test(size=SIZE) as pilot:
         screen = await ready(pilot)
         tree = screen.jobs_pane.tree
-        labels = [str(n.label) for n in _walk(tree.root)]
+        labels = [text.lstrip("│├└▼▶ ") for text in tree.visible_texts()]
         assert sum(label.startswith("J5 ") for label in labels) == 2  # J5 has two parents
         assert sorted(label.split(" ")[0] for label in labels if "↺" in label) == ["J11", "J5", "J9"]
         # A job sits under its first parent and repeats under the others: J5 (parents J3, J4).
-        j5 = tree.first_node["J5"]
-        assert j5.parent.data == "J3" and "↺" not in str(j5.label)
-        assert any(n.data == "J5" and "↺" in str(n.label) for n in tree.first_node["J4"].children)
+        rows = tree.rows
+        j5 = rows.first_row["J5"]
+        assert rows.rows[rows.parent_index(j5)].uid == "J3" and not rows.rows[j5].repeat
+        j4 = rows.first_row["J4"]
+        repeats = [i for i in range(j4 + 1, rows.rows[j4].end) if rows.rows[i].uid == "J5"]
+        assert repeats and rows.rows[repeats[0]].repeat and rows.parent_index(repeats[0]) == j4
+        assert "↺" in tree.row_text(repeats[0]).plain
         await pilot.press("1", "W")
         await settle(pilot)
-        top = [str(n.label) for n in tree.root.children]
-        assert top[0].startswith("W1") and top[1].startswith("W2")
+        top = [text for text in tree.visible_texts() if not text.startswith(("│", "├", "└"))]
+        assert top[0].startswith("▼ W1") and top[1].startswith("▼ W2")
         await pilot.press("W")
-        assert str(tree.root.children[0].label).startswith("J1 ")
-
-
-def _walk(node):
-    for child in node.children:
-        yield child
-        yield from _walk(child)
+        assert tree.visible_texts()[0].startswith("▼ J1 ")
 
 
 async def test_target_key_makes_a_draft_for_finished_jobs(demo_project):
@@ -349,7 +347,8 @@ async def test_broken_jobs_are_listed_with_their_reason(demo_project):
         screen = await ready(pilot)
         screen.jobs_pane.tree.go_to("J13")
         await settle(pilot)
-        label = str(screen.jobs_pane.tree.cursor_node.label)
+        tree = screen.jobs_pane.tree
+        label = tree.row_text(tree.rows.index(tree.cursor)).plain
         assert label.startswith("J13 broken: job.json is not valid JSON")
         assert "cannot be read" in str(screen.outputs.root.children[0].label)
 

@@ -226,6 +226,7 @@ class Job:
     _load: IoLoader | None = field(default=None, repr=False)
     _outputs: tuple[OutputGroup, ...] | None = field(default=None, repr=False)
     _inputs: tuple[InputGroup, ...] | None = field(default=None, repr=False)
+    _search: str | None = field(default=None, repr=False)
 
     @property
     def broken(self) -> bool:
@@ -238,6 +239,13 @@ class Job:
     @property
     def label(self) -> str:
         return self.title or self.type or self.uid
+
+    @property
+    def search_text(self) -> str:
+        """uid, title and type in lower case: what the jobs filter looks in (made once)."""
+        if self._search is None:
+            self._search = f"{self.uid}\n{self.title}\n{self.type}".lower()
+        return self._search
 
     @property
     def outputs(self) -> tuple[OutputGroup, ...]:
@@ -278,6 +286,7 @@ class Job:
         around it is not rebuilt)."""
         for name in SUMMARY_FIELDS:
             setattr(self, name, getattr(fresh, name))
+        self._search = None
 
     def output(self, name: str) -> OutputGroup | None:
         return next((o for o in self.outputs if o.name == name), None)

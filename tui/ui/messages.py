@@ -7,6 +7,7 @@ from typing import Callable
 
 from textual.message import Message
 
+from ..core.joblist import JobRows
 from ..core.model import InputGroup, Job, OutputGroup, OutputResult
 from ..core.project import Project
 from ..core.refs import SlotAddress
@@ -45,18 +46,23 @@ class ProjectOpened(Message):
 
 @dataclass
 class JobsRead(Message):
-    """A batch of jobs read from disk, in uid order."""
+    """A batch of jobs read from disk, in uid order, and the jobs pane's rows of every job so far
+    (lineage, at depth cap ``cap``)."""
 
     jobs: list[Job]
     done: int
     total: int
+    rows: JobRows
+    cap: int
 
 
 @dataclass
 class ProjectRead(Message):
-    """Every job has been read; ``journal`` holds unsaved sessions from an earlier run."""
+    """Every job has been read; ``journal`` holds unsaved sessions from an earlier run (each a
+    FoundJournal); ``by_workspace``: the jobs pane's rows grouped by workspace."""
 
-    journal: list[dict]
+    journal: list
+    by_workspace: JobRows
 
 
 @dataclass

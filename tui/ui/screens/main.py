@@ -22,6 +22,8 @@ from ...core.commands import BY_ID, CommandSpec, parse_command
 from ...core.errors import CommandError, CsRebindError
 from ...core.journal import FoundJournal, JournalSnapshot, find_journals
 from ...core.model import OutputResult
+from ...core.joblist import lineage_rows, workspace_rows
+from ...core.model import Job
 from ...core.project import Project, finish_loading, open_project, read_job_batches
 from ...core.refs import SlotAddress
 from ...core.workbench import Workbench
@@ -118,14 +120,19 @@ class MainScreen(ReportsWorkerFailures, MainCommands, Screen):
         try:
             project = open_project(self.project_path, cache=self.app.settings.summary_cache)
             self.post_message(ProjectOpened(project))
+            seen: dict[str, Job] = {}  # the jobs so far; the rows of the jobs pane are made here, off the UI thread
             for batch, done, total in read_job_batches(project):
                 if worker.is_cancelled:
                     return
-                self.post_message(JobsRead(batch, done, total))
+                seen.update((job.uid, job) for job in batch)
+                cap = self.jobs_pane.tree.cap
+                self.post_message(JobsRead(batch, done, total, lineage_rows(seen, cap), cap))
+            by_workspace = workspace_rows(seen, project.workspaces)
         except CsRebindError as exc:
             self.app.call_from_thread(self.app.exit, return_code=1, message=f"csrebind: {exc}")
             return
-        self.post_message(ProjectRead(find_journals(project.path)))  # journals of ended windows, claimed
+        # journals of ended windows, claimed
+        self.post_message(ProjectRead(find_journals(project.path), by_workspace))
 
     @on(ProjectOpened)
     def _opened(self, event: ProjectOpened) -> None:
@@ -139,10 +146,10 @@ class MainScreen(ReportsWorkerFailures, MainCommands, Screen):
     def _jobs_read(self, event: JobsRead) -> None:
         self.project.jobs.update((job.uid, job) for job in event.jobs)
         tree = self.jobs_pane.tree
-        first_batch = tree.cursor_node is None
-        tree.add_jobs(event.jobs)
-        if first_batch and tree.root.children:
-            tree.move_cursor_to_line(0)
+        first_batch = tree.current_uid is None
+        tree.show_lineage(self.project, event.rows, event.cap)
+        if first_batch:
+            tree.move_to_line(0)
         self.query_one("#loading", ProgressBar).update(total=event.total, progress=event.done)
         self.jobs_pane.border_title = f"1 Jobs · {self.project.uid} · {event.done}/{event.total}"
 
@@ -151,7 +158,8 @@ class MainScreen(ReportsWorkerFailures, MainCommands, Screen):
         project = finish_loading(self.project)
         self.query_one("#loading").display = False
         tree = self.jobs_pane.tree
-        if tree.needs_rebuild(project) or not tree.root.children:
+        tree.add_view(project, True, event.by_workspace)
+        if self.by_workspace or not len(tree.rows):
             tree.populate(project, self.by_workspace)
         building = project.most_recent_building()
         if building is not None:
@@ -166,8 +174,8 @@ class MainScreen(ReportsWorkerFailures, MainCommands, Screen):
             JournalRestore(self).offer(journals)  # opens the initial plan, if any, afterwards
         elif self.initial_plan is not None:
             self.open_plan(self.initial_plan)
-        if not (self.bench.target and tree.go_to(self.bench.target)) and tree.root.children:
-            tree.move_cursor_to_line(0)
+        if not (self.bench.target and tree.go_to(self.bench.target)) and len(tree.rows):
+            tree.move_to_line(0)
         for warning in project.warnings:
             self.app.notify(warning, severity="warning", timeout=8)
         self.jobs_pane.border_title = f"1 Jobs · {project.uid} · {len(project.jobs)}"

@@ -1,19 +1,29 @@
-"""Jobs pane: the project's jobs as a lineage tree (or grouped by workspace), with a filter."""
+"""Jobs pane: the project's jobs as a lineage tree (or grouped by workspace), with a filter.
+
+The list is virtual: it draws only the rows on screen from rows the core computes once per
+change of the project (:mod:`tui.core.joblist`), so a key press costs the same at 50,000 jobs as
+at 50."""
 
 from __future__ import annotations
 
+from rich.segment import Segment
 from rich.text import Text
 from textual import events, on
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Vertical
-from textual.widgets import Input, OptionList, Tree
+from textual.geometry import Region, Size
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+from textual.widgets import Input, OptionList
 from textual.widgets.option_list import Option
 
+from ...core.joblist import MAX_DEPTH, JobRow, JobRows, lineage_rows, matching, workspace_rows
 from ...core.model import Job
-from ...core.project import Project, lineage_order
+from ...core.project import Project
+from ..commands import pane_bindings
 from ..messages import FilterDone, JobHighlighted
 from ..marks import style
-from .pane import PaneTree
 
 # A mark that reads without colour (NO_COLOR) and a style for terminals that have it.
 STATUS_MARK = {  # status → (mark, meaning: tui.ui.marks)
@@ -29,19 +39,18 @@ STATUS_MARK = {  # status → (mark, meaning: tui.ui.marks)
 }
 
 
-# Deeper lineage is shown flat, each row naming its parent: a chain of thousands of jobs would
-# otherwise push every label off the pane (2 columns of guides per level). The depth shown is at
-# most MAX_DEPTH, and less in a narrow pane, so that LABEL_ROOM columns are left for the label.
-MAX_DEPTH = 8
+# The depth indented is at most MAX_DEPTH, and less in a narrow pane, so that LABEL_ROOM columns
+# are left for the label; deeper rows are shown beside their parent, naming it.
 MIN_DEPTH = 3
 LABEL_ROOM = 16  # "J4998 ←J4997 ✓ " and the toggle
+GUIDE = 2  # columns per level
 
 
-def depth_cap(width: int, guide_depth: int) -> int:
-    """The deepest level shown in a pane ``width`` columns wide (MAX_DEPTH before any layout)."""
+def depth_cap(width: int) -> int:
+    """The deepest level indented in a pane ``width`` columns wide (MAX_DEPTH before any layout)."""
     if width <= 0:
         return MAX_DEPTH
-    return max(MIN_DEPTH, min(MAX_DEPTH, (width - LABEL_ROOM) // guide_depth + 1))
+    return max(MIN_DEPTH, min(MAX_DEPTH, (width - LABEL_ROOM) // GUIDE + 1))
 
 
 def job_label(job: Job, repeat: bool = False, parent: str | None = None) -> Text:
@@ -68,118 +77,252 @@ def job_label(job: Job, repeat: bool = False, parent: str | None = None) -> Text
     return text
 
 
-def job_matches(job: Job, query: str) -> bool:
-    query = query.lower()
-    return any(query in field.lower() for field in (job.uid, job.title, job.type))
+class JobList(ScrollView, can_focus=True):
+    """The rows of a :class:`JobRows`, a screenful at a time, with a cursor."""
 
-
-class JobTree(PaneTree[str]):
-    """Each job sits under its first parent and appears again, marked as a repeat, under each
-    other parent. Jobs can be added as they are read, parents first."""
+    BINDINGS = pane_bindings() + [
+        Binding("down", "cursor_down", show=False),
+        Binding("up", "cursor_up", show=False),
+        Binding("home", "scroll_home", show=False),
+        Binding("end", "scroll_end", show=False),
+        Binding("pagedown", "page_down", show=False),
+        Binding("pageup", "page_up", show=False),
+        Binding("enter,space", "toggle", "Fold", show=False),
+        Binding("left", "collapse", show=False),
+        Binding("right", "expand", show=False),
+    ]
+    COMPONENT_CLASSES = {"job-list--cursor", "job-list--guides"}
+    DEFAULT_CSS = """
+    JobList {
+        background: $surface;
+        & > .job-list--guides { color: $surface-lighten-2; }
+        & > .job-list--cursor {
+            text-style: $block-cursor-blurred-text-style;
+            background: $block-cursor-blurred-background;
+        }
+        &:focus {
+            background-tint: $foreground 5%;
+            & > .job-list--cursor {
+                color: $block-cursor-foreground;
+                background: $block-cursor-background;
+                text-style: $block-cursor-text-style;
+            }
+        }
+        &:nocolor > .job-list--cursor { text-style: reverse; }
+    }
+    """
 
     def __init__(self, **kwargs) -> None:
-        super().__init__("jobs", **kwargs)
-        self.first_node: dict[str, object] = {}
-        self.depth: dict[str, int] = {}  # of each job's first row (1 = top level)
-        self.missing_parents: set[str] = set()  # parents not shown yet when a child was added
-        self.cap = MAX_DEPTH  # the depth rows are flattened at, set from the width when filled
-        self.shown: tuple[Project, bool] | None = None  # what populate last showed
+        super().__init__(**kwargs)
+        self.project: Project | None = None
+        self.jobs: dict[str, Job] = {}
+        self.rows = JobRows([])
+        self.cursor = 0  # a line of the visible rows
+        self.cap = MAX_DEPTH  # the depth rows are flattened at, from the pane's width
+        self.by_workspace = False
+        self.folded: set[str] = set()  # uids (and workspace headings) folded, kept across rebuilds
+        self._views: dict[tuple[bool, int], JobRows] = {}  # rows of each view already computed
+        self._lines: dict[tuple, Strip] = {}
+
+    # --- what is shown ---------------------------------------------------------------------
 
     def reset(self) -> None:
-        self.clear()
-        self.first_node = {}
-        self.depth = {}
-        self.missing_parents = set()
-        self.cap = depth_cap(self.size.width, self.guide_depth)
+        self.project, self.jobs, self.rows, self.cursor, self._views = None, {}, JobRows([]), 0, {}
+        self.folded = set()
+        self.cap = depth_cap(self.size.width)
+        self._changed()
 
     def populate(self, project: Project, by_workspace: bool) -> None:
-        self.reset()
-        self.shown = (project, by_workspace)
-        if by_workspace:
-            with self.bulk():
-                self._populate_workspaces(project)
-        else:
-            self.add_jobs(lineage_order(project.jobs))
+        """Show ``project``'s jobs as a lineage tree or by workspace (rows computed once per view)."""
+        if project is not self.project:
+            self._views = {}
+        self.project, self.jobs, self.by_workspace = project, project.jobs, by_workspace
+        key = (by_workspace, 0 if by_workspace else self.cap)
+        if key not in self._views:
+            self._views[key] = workspace_rows(self.jobs, project.workspaces) if by_workspace else lineage_rows(self.jobs, self.cap)
+        self.show(self._views[key])
 
-    def add_jobs(self, jobs: list[Job]) -> None:
-        with self.bulk():
-            for job in jobs:
-                self._add(job)
+    def add_view(self, project: Project, by_workspace: bool, rows: JobRows) -> None:
+        """Rows of a view computed elsewhere (the reading worker), kept for when it is shown."""
+        if project is self.project:
+            self._views[(by_workspace, 0 if by_workspace else self.cap)] = rows
 
-    def needs_rebuild(self, project: Project) -> bool:
-        """True when a job arrived before one of its parents (uid order is not lineage order)."""
-        return any(uid in project.jobs for uid in self.missing_parents)
-
-    def _add(self, job: Job) -> None:
-        shown = [p for p in dict.fromkeys(job.parents) if p in self.first_node and p != job.uid]
-        self.missing_parents.update(p for p in job.parents if p not in self.first_node and p != job.uid)
-        if not shown:
-            self.first_node[job.uid] = self.root.add_leaf(job_label(job), data=job.uid)
-            self.depth[job.uid] = 1
+    def show_lineage(self, project: Project, rows: JobRows, cap: int) -> None:
+        """Rows computed elsewhere (the reading worker) for ``project``'s jobs so far."""
+        if project is not self.project:
+            self._views = {}
+        self.project, self.jobs = project, project.jobs
+        if cap != self.cap:  # the pane was resized meanwhile
+            self.populate(project, self.by_workspace)
             return
-        self.first_node[job.uid], self.depth[job.uid] = self._add_under(shown[0], job, repeat=False)
-        for parent in shown[1:]:
-            self._add_under(parent, job, repeat=True)
+        self._views[(False, cap)] = rows
+        if not self.by_workspace:
+            self.show(rows)
 
-    def _add_under(self, parent: str, job: Job, repeat: bool):
-        """A row for ``job`` under ``parent``'s first row, or beside it (naming it) at MAX_DEPTH."""
-        node, depth = self.first_node[parent], self.depth[parent]
-        if depth >= self.cap:
-            return node.parent.add_leaf(job_label(job, repeat, parent=parent), data=job.uid), depth
-        return self._open(node).add_leaf(job_label(job, repeat), data=job.uid), depth + 1
+    def show(self, rows: JobRows) -> None:
+        current = self.current_uid
+        self.rows = rows
+        rows.set_folded({i for key in self.folded if (i := self._key_index(key)) is not None})
+        self._changed()
+        if current is None or not self.go_to(current, announce=False):
+            self.cursor = min(self.cursor, max(0, len(rows) - 1))
 
-    @staticmethod
-    def _open(node):
-        if not node.allow_expand:
-            node.allow_expand = True
-            node.expand()
-        return node
+    def _key_index(self, key: str) -> int | None:
+        index = self.rows.first_row.get(key)
+        if index is None and self.by_workspace:
+            index = next((i for i, r in enumerate(self.rows.rows) if r.uid is None and r.heading == key), None)
+        return index
 
-    def _populate_workspaces(self, project: Project) -> None:
-        """Workspaces at the top, each with its jobs in uid order."""
-        groups: dict[str, list[Job]] = {}
-        for job in project.jobs.values():
-            for workspace in job.workspaces or ("",):
-                groups.setdefault(workspace, []).append(job)
-        for workspace in sorted(groups, key=lambda w: (w == "", int(w[1:]) if w[1:].isdigit() else 0, w)):
-            title = project.workspaces.get(workspace)
-            label = f"{workspace} {title.title}" if title else (workspace or "(no workspace)")
-            node = self.root.add(Text(label, style="bold"), data=None, expand=True)
-            for job in groups[workspace]:
-                leaf = node.add_leaf(job_label(job), data=job.uid)
-                self.first_node.setdefault(job.uid, leaf)
+    def _changed(self) -> None:
+        self._lines = {}
+        self.virtual_size = Size(self.size.width, len(self.rows))
+        self.refresh()
 
-    def go_to(self, uid: str) -> bool:
-        node = self.first_node.get(uid)
-        if node is None:
-            return False
-        parent = node.parent
-        while parent is not None:
-            if not parent.is_expanded:  # expanding rebuilds the tree's lines: only when needed
-                parent.expand()
-            parent = parent.parent
-        self.move_cursor(node)
-        return True
-
-    def on_resize(self, event: events.Resize) -> None:
-        """A width that allows another depth: show the tree again, on the same job."""
-        # filled batch by batch as the project was read, the tree shows the pane's project as a lineage
-        shown = self.shown or (getattr(self.parent, "project", None), False)
-        if shown[0] is not None and self.first_node and depth_cap(event.size.width, self.guide_depth) != self.cap:
-            current = self.current_uid
-            self.populate(*shown)
-            if current:
-                self.go_to(current)
+    # --- the cursor --------------------------------------------------------------------------
 
     @property
     def current_uid(self) -> str | None:
-        node = self.cursor_node
-        return node.data if node is not None else None
+        if not len(self.rows):
+            return None
+        return self.rows.row(self.cursor).uid
 
-    @on(Tree.NodeHighlighted)
-    def _announce(self, event: Tree.NodeHighlighted) -> None:
-        event.stop()
-        self.post_message(JobHighlighted(event.node.data))
+    @property
+    def current_row(self) -> JobRow | None:
+        return self.rows.row(self.cursor) if len(self.rows) else None
+
+    def move_to_line(self, line: int, announce: bool = True) -> None:
+        if not len(self.rows):
+            return
+        line = max(0, min(len(self.rows) - 1, line))
+        previous, self.cursor = self.cursor, line
+        self.refresh_line(previous)
+        self.refresh_line(line)
+        self.scroll_to_region(Region(0, line, 1, 1), animate=False, force=True, immediate=True)
+        if announce:
+            self.post_message(JobHighlighted(self.current_uid))
+
+    def go_to(self, uid: str, announce: bool = True) -> bool:
+        """Put the cursor on ``uid``'s first row, unfolding what hides it."""
+        index = self.rows.first_row.get(uid)
+        if index is None:
+            return False
+        if self.rows.visible is not None:
+            self.rows.unfold_to(index)
+            self.folded = {self.rows.key(i) for i in self.rows.folded}
+            self._changed()
+        self.move_to_line(self.rows.line_of(index), announce)
+        return True
+
+    def action_cursor_down(self) -> None:
+        self.move_to_line(self.cursor + 1)
+
+    def action_cursor_up(self) -> None:
+        self.move_to_line(self.cursor - 1)
+
+    def action_scroll_home(self) -> None:
+        self.move_to_line(0)
+
+    def action_scroll_end(self) -> None:
+        self.move_to_line(len(self.rows) - 1)
+
+    def action_page_down(self) -> None:
+        self.move_to_line(self.cursor + max(1, self.size.height - 1))
+
+    def action_page_up(self) -> None:
+        self.move_to_line(self.cursor - max(1, self.size.height - 1))
+
+    # --- folding -----------------------------------------------------------------------------
+
+    def _fold(self, folded: bool) -> bool:
+        if not len(self.rows):
+            return False
+        index = self.rows.index(self.cursor)
+        if not self.rows.foldable(index) or self.rows.is_folded(index) == folded:
+            return False
+        (self.folded.add if folded else self.folded.discard)(self.rows.key(index))
+        self.rows.fold(index, folded)
+        self._changed()
+        self.move_to_line(self.rows.line_of(index), announce=False)
+        return True
+
+    def action_toggle(self) -> None:
+        if len(self.rows):
+            self._fold(not self.rows.is_folded(self.rows.index(self.cursor)))
+
+    def action_collapse(self) -> None:
+        """Fold the row's subtree, or (already folded, or a leaf) go to the row it hangs under."""
+        if self._fold(True) or not len(self.rows):
+            return
+        parent = self.rows.parent_index(self.rows.index(self.cursor))
+        if parent is not None:
+            self.move_to_line(self.rows.line_of(parent))
+
+    def action_expand(self) -> None:
+        """Unfold the row's subtree, or (open already) go to its first child."""
+        if self._fold(False) or not len(self.rows):
+            return
+        if self.rows.foldable(self.rows.index(self.cursor)):
+            self.move_to_line(self.cursor + 1)
+
+    # --- drawing -----------------------------------------------------------------------------
+
+    def on_resize(self, event: events.Resize) -> None:
+        """A width that allows another depth: the rows again, on the same job."""
+        self._lines = {}
+        self.virtual_size = Size(event.size.width, len(self.rows))
+        cap = depth_cap(event.size.width)
+        if cap != self.cap:
+            self.cap = cap
+            if self.project is not None and not self.by_workspace:
+                self.populate(self.project, False)
+
+    def on_click(self, event: events.Click) -> None:
+        line = event.y + self.scroll_offset.y
+        if 0 <= line < len(self.rows):
+            if line == self.cursor and event.chain > 1:
+                self.action_toggle()
+            self.move_to_line(line)
+
+    def render_line(self, y: int) -> Strip:
+        line = y + self.scroll_offset.y
+        width = self.size.width
+        if line >= len(self.rows):
+            return Strip.blank(width, self.rich_style)
+        cursor = line == self.cursor
+        key = (line, width, cursor, self.has_focus)
+        strip = self._lines.get(key)
+        if strip is None:
+            if len(self._lines) > 4 * max(self.size.height, 10):
+                self._lines = {}
+            strip = self._lines[key] = self._render_row(line, width, cursor)
+        return strip
+
+    def _render_row(self, line: int, width: int, cursor: bool) -> Strip:
+        text = self.row_text(self.rows.index(line))
+        base = self.rich_style
+        if cursor:
+            base = base + self.get_component_rich_style("job-list--cursor")
+        text.stylize_before(base)
+        segments = [Segment(s.text, s.style) for s in text.render(self.app.console)]
+        return Strip(segments).crop_extend(0, width, base).simplify()
+
+    def row_text(self, index: int) -> Text:
+        """Row ``index`` as drawn: guides, fold mark and label (a job's or a workspace's)."""
+        row = self.rows.rows[index]
+        text = Text(no_wrap=True, overflow="crop", end="")
+        text.append(row.guide, style=self.get_component_rich_style("job-list--guides", partial=True))
+        if self.rows.foldable(index):
+            text.append("▶ " if self.rows.is_folded(index) else "▼ ")
+        if row.uid is None:
+            text.append(row.heading, style="bold")
+        else:
+            job = self.jobs.get(row.uid)
+            text.append_text(job_label(job, row.repeat, row.named_parent) if job else Text(row.uid))
+        return text
+
+    def visible_texts(self) -> list[str]:
+        """Every row the list shows now (scrolled into view or not), as plain text."""
+        return [self.row_text(self.rows.index(line)).plain for line in range(len(self.rows))]
 
 
 class JobsPane(Vertical):
@@ -192,11 +335,11 @@ class JobsPane(Vertical):
     def compose(self) -> ComposeResult:
         yield Input(placeholder="filter: uid, title or type", id="job-filter")
         yield OptionList(id="job-matches")
-        yield JobTree(id="job-tree")
+        yield JobList(id="job-tree")
 
     @property
-    def tree(self) -> JobTree:
-        return self.query_one(JobTree)
+    def tree(self) -> JobList:
+        return self.query_one(JobList)
 
     def start_filter(self) -> None:
         box = self.query_one("#job-filter", Input)
@@ -206,9 +349,7 @@ class JobsPane(Vertical):
         self.screen.set_focus(box)  # at once, not after queued keys: typed text must land here
 
     def matches(self, query: str) -> list[str]:
-        if self.project is None or not query:
-            return []
-        return [uid for uid, job in self.project.jobs.items() if job_matches(job, query)]
+        return matching(self.project.jobs, query) if self.project is not None else []
 
     def _show_matches(self, query: str) -> None:
         options = self.query_one("#job-matches", OptionList)

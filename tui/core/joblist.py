@@ -1,0 +1,182 @@
+"""The jobs pane's rows, computed once per change of the project (not per key press).
+
+A project's jobs become a flat list of rows — a lineage tree walked depth first, or workspaces
+each with their jobs — that a virtual list draws a screenful at a time. Each job sits under its
+first parent and appears again, marked as a repeat, under each other parent. Lineage deeper than
+``cap`` levels is shown flat, each such row naming its parent (a chain of thousands of jobs would
+otherwise push every label off the pane). Folding and the filter work on these rows too.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from .model import Job, Workspace
+from .project import lineage_order
+
+MAX_DEPTH = 8  # levels of lineage indented, at most
+
+
+class JobRow(NamedTuple):
+    """One line of the jobs pane: a job (``uid``) or a workspace heading (``uid`` None)."""
+
+    uid: str | None
+    depth: int  # levels of indentation, 0 at the top
+    end: int  # index just past this row's subtree in the full list (folding skips to it)
+    repeat: bool = False  # the job again, under another of its parents
+    named_parent: str | None = None  # shown as ←PARENT: past the cap, not indented under it
+    heading: str = ""  # a workspace heading's text
+    guide: str = ""  # the tree's lines left of the row: "│ ├ " (a job row's last two columns say ├ or └)
+
+
+class JobRows:
+    """The rows of one view of a project, and which of them are folded away."""
+
+    def __init__(self, rows: list[JobRow]) -> None:
+        self.rows = rows
+        self.first_row: dict[str, int] = {}
+        for index, row in enumerate(rows):
+            if row.uid is not None and not row.repeat:
+                self.first_row.setdefault(row.uid, index)
+        self.folded: set[int] = set()
+        self.visible: list[int] | None = None  # indices shown; None: every row (nothing folded)
+
+    def __len__(self) -> int:
+        return len(self.rows) if self.visible is None else len(self.visible)
+
+    def row(self, line: int) -> JobRow:
+        return self.rows[line if self.visible is None else self.visible[line]]
+
+    def index(self, line: int) -> int:
+        return line if self.visible is None else self.visible[line]
+
+    def line_of(self, index: int) -> int | None:
+        if self.visible is None:
+            return index
+        try:
+            return self.visible.index(index)
+        except ValueError:
+            return None
+
+    def foldable(self, index: int) -> bool:
+        return self.rows[index].end > index + 1
+
+    def is_folded(self, index: int) -> bool:
+        return index in self.folded
+
+    def fold(self, index: int, folded: bool) -> None:
+        if folded == (index in self.folded) or not self.foldable(index):
+            return
+        (self.folded.add if folded else self.folded.discard)(index)
+        self._show()
+
+    def set_folded(self, indices: set[int]) -> None:
+        self.folded = {i for i in indices if self.foldable(i)}
+        self._show()
+
+    def unfold_to(self, index: int) -> None:
+        """Unfold every row whose subtree holds ``index`` (going to a job shows it)."""
+        holders = [f for f in self.folded if f < index < self.rows[f].end]
+        if holders:
+            self.folded.difference_update(holders)
+            self._show()
+
+    def key(self, index: int) -> str:
+        """What identifies a row across rebuilds: its job's uid, or a workspace heading."""
+        row = self.rows[index]
+        return row.uid if row.uid is not None else row.heading
+
+    def parent_index(self, index: int) -> int | None:
+        """The row this one is drawn under (for "collapse / to parent")."""
+        depth = self.rows[index].depth
+        for earlier in range(index - 1, -1, -1):
+            row = self.rows[earlier]
+            if row.depth < depth and row.end > index:
+                return earlier
+        return None
+
+    def _show(self) -> None:
+        if not self.folded:
+            self.visible = None
+            return
+        shown, index, total = [], 0, len(self.rows)
+        while index < total:
+            shown.append(index)
+            index = self.rows[index].end if index in self.folded else index + 1
+        self.visible = shown
+
+
+def lineage_rows(jobs: dict[str, Job], cap: int = MAX_DEPTH) -> JobRows:
+    """Every job under its first parent (parents before children, uid order among siblings),
+    repeated under its other parents; rows deeper than ``cap`` levels go beside their parent's
+    row instead, naming it."""
+    top: list[tuple[str, bool, str | None]] = []
+    kids: dict[str, list] = {}  # the rows under each job's first row
+    holder: dict[str, list] = {}  # the list that holds each job's first row
+    depth: dict[str, int] = {}  # of each job's first row, 0 at the top
+    for job in lineage_order(jobs):
+        shown = [p for p in dict.fromkeys(job.parents) if p in depth and p != job.uid]
+        if not shown:
+            top.append((job.uid, False, None))
+            holder[job.uid], depth[job.uid] = top, 0
+        for i, parent in enumerate(shown):
+            beside = depth[parent] + 1 >= cap
+            siblings = holder[parent] if beside else kids.setdefault(parent, [])
+            siblings.append((job.uid, i > 0, parent if beside else None))
+            if i == 0:
+                holder[job.uid], depth[job.uid] = siblings, depth[parent] + (0 if beside else 1)
+    return JobRows(_flatten(top, kids))
+
+
+def workspace_rows(jobs: dict[str, Job], workspaces: dict[str, Workspace]) -> JobRows:
+    """A heading per workspace (those without a title by uid), its jobs under it in uid order;
+    jobs in no workspace last."""
+    groups: dict[str, list[str]] = {}
+    for job in jobs.values():
+        for workspace in job.workspaces or ("",):
+            groups.setdefault(workspace, []).append(job.uid)
+    rows: list[JobRow] = []
+    for workspace in sorted(groups, key=lambda w: (w == "", int(w[1:]) if w[1:].isdigit() else 0, w)):
+        known = workspaces.get(workspace)
+        heading = f"{workspace} {known.title}" if known else (workspace or "(no workspace)")
+        members = sorted(groups[workspace], key=lambda uid: jobs[uid].number)
+        start = len(rows)
+        rows.append(JobRow(None, 0, start + 1 + len(members), heading=heading))
+        last = len(members) - 1
+        rows.extend(JobRow(uid, 1, start + 2 + i, guide="└ " if i == last else "├ ") for i, uid in enumerate(members))
+    return JobRows(rows)
+
+
+def matching(jobs: dict[str, Job], query: str) -> list[str]:
+    """Uids of the jobs whose uid, title or type holds ``query`` (any case), in uid order."""
+    if not query:
+        return []
+    query = query.lower()
+    return [uid for uid, job in jobs.items() if query in job.search_text]
+
+
+def _flatten(top: list, kids: dict[str, list]) -> list[JobRow]:
+    """Depth-first rows, with their guides; each row's ``end`` is known once its subtree is out."""
+    rows: list[tuple] = []
+    ends: list[int] = []
+    pending: list[tuple[int, int]] = []  # (row index, depth) whose end is not set yet
+    stack = [(entry, 0, "", "") for entry in reversed(top)]  # (entry, depth, guide, children's prefix)
+    while stack:
+        (uid, repeat, named), level, guide, prefix = stack.pop()
+        while pending and pending[-1][1] >= level:
+            ends[pending.pop()[0]] = len(rows)
+        index = len(rows)
+        rows.append((uid, level, repeat, named, guide))
+        ends.append(index + 1)
+        children = () if repeat else kids.get(uid, ())
+        if children:
+            pending.append((index, level))
+            last = len(children) - 1
+            stack.extend(
+                (child, level + 1, prefix + ("└ " if i == last else "├ "), prefix + ("  " if i == last else "│ "))
+                for i, child in reversed(list(enumerate(children)))
+            )
+    while pending:
+        ends[pending.pop()[0]] = len(rows)
+    return [JobRow(uid, level, end, repeat, named, "", guide)
+            for (uid, level, repeat, named, guide), end in zip(rows, ends)]
