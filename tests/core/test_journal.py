@@ -92,7 +92,7 @@ def test_damaged_journals_are_reported_in_one_line_and_skipped(tmp_path):
     assert "2-b.json is not a csrebind journal" in problems[1]
     assert "3-c.json has format version 9" in problems[2]
     assert "4-d.json has no list of \"sessions\"" in problems[3]
-    assert "5-e.json has no readable session" in problems[4]
+    assert "5-e.json has no usable session (sessions[0]: expected a session (an object), found 1; and 1 more)" in problems[4]
     assert "6-f.json is not valid JSON" in problems[5]
     assert sorted(p["target"] for p in load_journal(tmp_path)) == ["J12"]
     for journal in found:

@@ -14,9 +14,18 @@ each with its targets, edit count and time; the one offering a journal holds its
 *claim*) until it is restored, discarded or kept for later. An instance removes its own journal
 only when it quits with nothing left unwritten (or the user discards it).
 
-The journal is untrusted input: a damaged one is reported in one line and skipped. Version 1 (a
-single file per project, ``<project-name>-<key>.json``, from before per-instance journals) is
-read too and offered once like any other ended instance's.
+The directory is named from the project's resolved path (``<key>`` is a hash of it), so
+``cd PROJECT && csrebind``, a relative path and a symbolic link all find the same journals.
+
+The journal is untrusted input, read through :mod:`tui.core.untrusted`: a damaged file is
+reported in one line and skipped (never deleted); a session in it that cannot be offered (not an
+object, no job uid as its target, changes that are not text) is refused in one line naming the
+file and its key path (``sessions[1].target``), and the file is first copied byte for byte to
+``refused/`` beside it; the other sessions are offered as usual. What a session changes is
+checked when it is restored (``planfile.plan_state``); one that does not fit stays in the
+journal, written back as it was read. Version 1 (a single file per project,
+``<project-name>-<key>.json``, from before per-instance journals) is read too and offered once
+like any other ended instance's.
 """
 
 from __future__ import annotations
@@ -24,9 +33,11 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import json
 import os
 import secrets
 import socket
+import stat
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -35,20 +46,25 @@ from typing import Any
 
 import orjson
 
+from . import untrusted
 from .atomic import write_bytes_atomic
 from .config import state_dir
+from .planfile import JOB_UID, PlanDocument
 
 JOURNAL_FORMAT = "csrebind-journal"
 JOURNAL_VERSION = 2  # 1: one file per project (read and offered, never written by the app)
 
 
-def _key(project_path: Path) -> str:
-    digest = hashlib.sha256(str(project_path.resolve()).encode()).hexdigest()[:16]
-    return f"{project_path.name}-{digest}"
+def _key(project_path: str | os.PathLike) -> str:
+    """``<name>-<hash>`` of the project's resolved path, whatever path was typed to reach it (the
+    empty path or ``.`` from inside it, a relative path, a symbolic link)."""
+    resolved = Path(project_path).resolve()
+    digest = hashlib.sha256(os.fsencode(resolved)).hexdigest()[:16]
+    return f"{resolved.name}-{digest}"
 
 
 def journal_dir(project_path: Path) -> Path:
-    """Where the instances' journals of one project live."""
+    """Where the instances' journals of one project live (named from its resolved path)."""
     return state_dir() / "journal" / _key(project_path)
 
 
@@ -63,6 +79,13 @@ def _now() -> datetime:
 
 def _dumps(document: dict[str, Any]) -> bytes:
     return orjson.dumps(document, option=orjson.OPT_INDENT_2)
+
+
+def _encode(document: Any) -> bytes:
+    """JSON of what was read from a journal, written back as it was read: lone surrogates
+    escaped, NaN, Infinity and integers beyond 64 bits kept (orjson would refuse or change them).
+    Raises RecursionError for a document nested too deeply to write."""
+    return json.dumps(document, ensure_ascii=True, allow_nan=True).encode()
 
 
 # --- locks ---------------------------------------------------------------------------------------
@@ -122,36 +145,86 @@ class DamagedJournal(Exception):
     """Why a journal file cannot be used, in words."""
 
 
-def _read(path: Path) -> dict[str, Any]:
-    """The document of a journal file, checked; raises DamagedJournal."""
+@dataclass
+class _Refused:
+    """A session of a journal that is not a session csrebind can offer: said why, and kept aside
+    with the journal as it was (never dropped when the journal is rewritten or removed)."""
+
+    label: str  # its target (``J11``), or "a session"
+    reason: str  # ``sessions[1].changes: expected a list, found 5``
+
+
+def _read(path: Path) -> tuple[dict[str, Any], list[_Refused]]:
+    """The document of a journal file, checked like any untrusted document (through
+    :mod:`tui.core.untrusted`), and the sessions refused; raises DamagedJournal. The usable
+    sessions (``document["sessions"]``) are plan documents that know their key path in the
+    journal (``sessions[2]``), so a later refusal (``plan_state``) names it too."""
     try:
-        document = orjson.loads(path.read_bytes())
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise DamagedJournal("is not a regular file")
+        document = untrusted.load_document(path.read_bytes(), "csrebind journal")
     except OSError as exc:
         raise DamagedJournal(f"cannot be read ({exc.strerror or exc})") from None
-    except orjson.JSONDecodeError:
-        raise DamagedJournal("is not valid JSON") from None
+    except untrusted.Invalid as exc:  # not JSON (said without the parser's details), too deep, not UTF-8
+        raise DamagedJournal("is not valid JSON" if exc.problem.startswith("not valid JSON") else f"is {exc}") from None
     if not isinstance(document, dict) or document.get("format") != JOURNAL_FORMAT:
         raise DamagedJournal(f'is not a csrebind journal (no "format": "{JOURNAL_FORMAT}")')
     version = document.get("format_version", 1)
-    if version not in (1, JOURNAL_VERSION):
-        raise DamagedJournal(f"has format version {version!r}; this csrebind reads 1 and {JOURNAL_VERSION}")
+    if type(version) is not int or version not in (1, JOURNAL_VERSION):
+        raise DamagedJournal(f"has format version {untrusted.describe(version)}; "
+                             f"this csrebind reads 1 and {JOURNAL_VERSION}")
     sessions = document.get("sessions")
     if not isinstance(sessions, list):
         raise DamagedJournal('has no list of "sessions"')
-    document["sessions"] = [s for s in sessions if isinstance(s, dict) and isinstance(s.get("target"), str)]
-    if sessions and not document["sessions"]:
-        raise DamagedJournal("has no readable session")
-    return document
+    usable: list[dict[str, Any]] = []
+    refused: list[_Refused] = []
+    for index, session in enumerate(sessions):
+        try:
+            usable.append(_session(session, f"sessions[{index}]"))
+        except untrusted.Invalid as exc:
+            target = session.get("target") if isinstance(session, dict) else None
+            label = target if isinstance(target, str) and JOB_UID.fullmatch(target) else "a session"
+            refused.append(_Refused(label, str(exc)))
+    if refused and not usable:
+        more = f"; and {len(refused) - 1} more" if len(refused) > 1 else ""
+        raise DamagedJournal(f"has no usable session ({refused[0].reason}{more})")
+    document["sessions"] = usable
+    return document, refused
+
+
+def _session(session: Any, where: str) -> dict[str, Any]:
+    """One journaled session, as far as offering it needs: an object with a job uid as its target
+    and its changes as text (cleaned when shown), that can be written back as it was read. The
+    rest is checked when it is restored."""
+    if not isinstance(session, dict):
+        raise untrusted.Invalid(where, f"expected a session (an object), found {untrusted.describe(session)}")
+    target = untrusted.name(session.get("target"), f"{where}.target", "job uid")
+    if not JOB_UID.fullmatch(target):
+        raise untrusted.Invalid(f"{where}.target", f"{untrusted.escape(target)} is not a job uid (J followed by a number)")
+    for i, change in enumerate(untrusted.items(session.get("changes"), f"{where}.changes")):
+        untrusted.text(change, f"{where}.changes[{i}]")
+    try:
+        _encode(session)  # a session that cannot be restored stays in the journal: it must be writable
+    except (RecursionError, ValueError):
+        raise untrusted.Invalid(where, "nested too deeply to be written back") from None
+    return PlanDocument.of(session, at=where)
+
+
+def _pid(value: Any) -> int | None:
+    """A process id that ``os.kill`` can be asked about (not 0 or negative: those name groups)."""
+    return value if type(value) is int and 0 < value < 2**31 else None
 
 
 def _time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
+    if not isinstance(value, str) or len(value) > 64:
         return None
     try:
         moment = datetime.fromisoformat(value)
-    except ValueError:
+        moment = moment if moment.tzinfo else moment.astimezone()
+        moment.astimezone().timestamp()  # a time that the screen can show and sort
+    except (ValueError, OverflowError, OSError):
         return None
-    return moment if moment.tzinfo else moment.astimezone()
+    return moment
 
 
 @dataclass
@@ -165,8 +238,9 @@ class FoundJournal:
     pid: int | None = None
     host: str | None = None
     version: int = JOURNAL_VERSION
-    problem: str | None = None  # a damaged journal: why, in one line; it is skipped
+    problem: str | None = None  # a damaged journal (or refused sessions): why, in one line; it is skipped
     document: dict[str, Any] = field(default_factory=dict, repr=False)
+    refusal: str | None = None  # sessions refused when it was read: why, in one line, and where they are kept
     _lock: _Lock | None = field(default=None, repr=False)
 
     @property
@@ -175,7 +249,7 @@ class FoundJournal:
 
     def changes(self) -> list[str]:
         """Each journaled edit as ``J12: particles.0.blob: J9.particles.blob.F → J5.particles.blob.F``."""
-        return [f"{s['target']}: {change}" for s in self.sessions
+        return [f"{s['target']}: {untrusted.text(change, 'changes', 1000)}" for s in self.sessions
                 for change in (s["changes"] if isinstance(s.get("changes"), list) else ())]
 
     @property
@@ -202,15 +276,22 @@ class FoundJournal:
             self._lock = None
 
     def keep_only(self, sessions: list[dict[str, Any]]) -> None:
-        """Rewrite the journal with only ``sessions`` (those that could not be restored), and keep it."""
+        """Rewrite the journal with only ``sessions`` (those that could not be restored), and keep
+        it. They are written back as they were read (:func:`_encode`)."""
         if not sessions:
             return self.remove()
         self.sessions = sessions
-        write_bytes_atomic(self.path, _dumps({**self.document, "sessions": sessions}), overwrite=True)
+        header = {key: value for key, value in self.document.items() if key != "sessions"}
+        try:
+            data = _encode({**header, "sessions": sessions})
+        except (RecursionError, ValueError):  # a header nested too deeply: only what is needed
+            data = _encode({"format": JOURNAL_FORMAT, "format_version": self.version, "sessions": sessions})
+        write_bytes_atomic(self.path, data, overwrite=True)
         self.release()
 
     def remove(self) -> None:
-        """Delete the journal (restored into this instance's journal, or discarded)."""
+        """Delete the journal (restored into this instance's journal, or discarded). Sessions
+        refused when it was read have been copied aside already (``refused/``), never deleted."""
         self.path.unlink(missing_ok=True)
         if self._lock is not None:
             self._lock.release(remove=True)
@@ -230,18 +311,16 @@ def _claim(path: Path, lock_path: Path) -> FoundJournal | None:
         found.remove()
         return None
     try:
-        document = _read(path)
+        document, refused = _read(path)
     except DamagedJournal as exc:
-        lock.release(remove=lock.created)  # a lock file made only to read it goes again
-        found._lock = None
-        found.problem = f"journal {path} {exc}; skipped"
-        return found
+        return _skipped(found, lock, exc)
     instance = document.get("instance") if isinstance(document.get("instance"), dict) else {}
     found.document = document
     found.version = document.get("format_version", 1)
     found.sessions = document["sessions"]
-    found.pid = instance.get("pid") if isinstance(instance.get("pid"), int) else None
-    found.host = instance.get("host") if isinstance(instance.get("host"), str) else None
+    found.pid = _pid(instance.get("pid"))
+    host = instance.get("host")
+    found.host = untrusted.text(host, "instance.host", 255) if isinstance(host, str) and host else None
     found.saved = _time(document.get("saved"))
     if found.saved is None:
         with contextlib.suppress(OSError):
@@ -253,7 +332,37 @@ def _claim(path: Path, lock_path: Path) -> FoundJournal | None:
     if not found.sessions:
         found.remove()  # an empty journal holds nothing to restore
         return None
+    if refused:  # find_journals lists it as a problem beside the journal offered
+        try:
+            aside = _keep_aside(path)
+        except DamagedJournal as exc:
+            return _skipped(found, lock, exc)
+        first = refused[0]
+        more = f" (and {len(refused) - 1} more session(s))" if len(refused) > 1 else ""
+        found.refusal = f"journal {path}: {first.label} not restored: {first.reason}{more}; kept aside in {aside}"
     return found
+
+
+def _skipped(found: FoundJournal, lock: _Lock, why: DamagedJournal) -> FoundJournal:
+    """A journal that cannot be offered: said why, left as it is, its lock let go."""
+    lock.release(remove=lock.created)  # a lock file made only to read it goes again
+    found._lock = None
+    found.problem = f"journal {found.path} {why}; skipped"
+    return found
+
+
+def _keep_aside(path: Path) -> Path:
+    """A journal with refused sessions is copied, byte for byte, to ``refused/`` beside it before
+    anything rewrites or removes it: what csrebind cannot read is never deleted. Raises
+    DamagedJournal when the copy cannot be made (the journal is then skipped, untouched)."""
+    aside = path.parent / "refused" / path.name
+    try:
+        aside.parent.mkdir(exist_ok=True)
+        write_bytes_atomic(aside, path.read_bytes(), overwrite=True)
+    except OSError as exc:
+        raise DamagedJournal(f"has sessions that cannot be restored, and they cannot be kept aside in "
+                             f"{aside.parent} ({exc.strerror or exc})") from None
+    return aside
 
 
 def find_journals(project_path: Path) -> list[FoundJournal]:
@@ -266,8 +375,17 @@ def find_journals(project_path: Path) -> list[FoundJournal]:
         if journal is not None:
             found.append(journal)
     folder = journal_dir(project_path)
-    if not folder.is_dir():
-        return found
+    if folder.is_dir():
+        found.extend(_claim_folder(folder))
+    for journal in list(found):  # refused sessions: reported like a damaged journal, one line each
+        if journal.refusal:
+            found.append(FoundJournal(journal.path, problem=journal.refusal))
+    found.sort(key=lambda j: (j.problem is None, j.saved.timestamp() if j.saved else 0), reverse=True)
+    return found
+
+
+def _claim_folder(folder: Path) -> list[FoundJournal]:
+    found: list[FoundJournal] = []
     for path in sorted(folder.glob("*.json")):
         journal = _claim(path, path.with_suffix(".lock"))
         if journal is not None:
@@ -280,7 +398,6 @@ def find_journals(project_path: Path) -> list[FoundJournal]:
                     lock.release(remove=True)
                 elif lock is not None:
                     lock.release()
-    found.sort(key=lambda j: (j.problem is None, j.saved.timestamp() if j.saved else 0), reverse=True)
     return found
 
 
@@ -296,7 +413,7 @@ def load_journal(project_path: Path) -> list[dict[str, Any]]:
     for path in paths:
         if path.exists():
             with contextlib.suppress(DamagedJournal):
-                sessions.extend(_read(path)["sessions"])
+                sessions.extend(_read(path)[0]["sessions"])
     return sessions
 
 
@@ -336,7 +453,7 @@ class JournalWriter:
     either, no pending write brings anything back."""
 
     def __init__(self, project_path: Path) -> None:
-        self.project_path = project_path
+        self.project_path = Path(project_path).resolve()
         self.pid = os.getpid()
         self.host = socket.gethostname()
         self.started = _now()
