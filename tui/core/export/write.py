@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import os
 import queue
+import sys
 import threading
 import warnings
 from contextlib import suppress
@@ -33,10 +34,15 @@ PathMode = Literal["keep", "absolute"]
 PATH_MODES: tuple[str, ...] = ("keep", "absolute")
 Progress = Callable[[int, int], None]  # (rows written, rows in total)
 
-# Output rows are produced in chunks of about this many bytes; every chunk re-reads the files
-# whose order differs from the output's, so very large exports get bigger chunks rather than
-# more than MAX_PASSES passes over their sources.
-CHUNK_BYTES = 128 * 2**20
+# Output rows go to the writer in chunks of about CHUNK_BYTES. A file read in the output's row
+# order (the pivot file) is read along with the chunks, once. A file in another order is read in
+# passes: each pass reads it once, start to end, and stages the bytes the output takes from it,
+# for the next rows of the output, in output order; the chunks of those rows copy them out as
+# slices. The staging arrays, the bulk of the memory used, hold at most STAGE_SHARE of the
+# output's size (at least STAGE_BYTES), or more if that took over MAX_PASSES passes.
+CHUNK_BYTES = 8 * 2**20
+STAGE_BYTES = 32 * 2**20
+STAGE_SHARE = 0.25
 MAX_PASSES = 8
 
 
@@ -111,6 +117,7 @@ def _write(prepared: PreparedExport, out_dir: str | os.PathLike | None, name: st
                 pending_output(csg_path, overwrite=force, binary=False) as csg_file:
             handle = cs_file.stream
             _write_header(handle, dtype, total)
+            _release_free_memory()
             writer = _ChunkWriter(handle, dtype, total)
             try:
                 done = 0
@@ -153,6 +160,23 @@ def _write(prepared: PreparedExport, out_dir: str | os.PathLike | None, name: st
     report.bytes_written = cs_path.stat().st_size
     report.columns = tuple(dtype.names or ())
     return report
+
+
+def _release_free_memory() -> None:
+    """Give the memory the join freed back to the system before the write takes its own: glibc
+    keeps freed blocks of a few MiB (the join's index arrays, up to its 32 MiB mmap threshold) in
+    its heaps, so without this they add to the peak memory of the write. Elsewhere a no-op."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None)
+        trim = getattr(libc, "malloc_trim", None)  # glibc only (not musl)
+        if trim is not None:
+            trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def _unchanged(cs_path: Path, csg_path: Path, force: bool) -> str:
@@ -320,8 +344,7 @@ def _voids(table: np.ndarray, offset: int, length: int) -> np.ndarray:
 
 
 def _chunk_rows(dtype: np.dtype, total: int) -> int:
-    chunk_bytes = max(CHUNK_BYTES, math.ceil(total * dtype.itemsize / MAX_PASSES))
-    return max(1, min(total, chunk_bytes // max(dtype.itemsize, 1)))
+    return max(1, min(total, CHUNK_BYTES // max(dtype.itemsize, 1)))
 
 
 @dataclass
@@ -331,8 +354,8 @@ class _Placement:
     ``rows[k]`` is the source row of output row k. When the rows ascend (the pivot file, or a file
     in the same order) the rows of a chunk are read in file order as they are. Otherwise each
     source row is given its output row (``inverse``, -1 for rows not exported): an inverse scatter,
-    a tenth of the time of sorting the rows of every chunk. Rows repeated (a matched file's row
-    may serve several output rows) have no inverse: their chunks are sorted (stable) instead."""
+    a tenth of the time of sorting the rows of every pass. Rows repeated (a matched file's row may
+    serve several output rows) have no inverse: the rows of a pass are sorted (stable) instead."""
 
     rows: np.ndarray
     ascending: bool
@@ -349,18 +372,76 @@ def _place(src: SourceLayout, rows: np.ndarray) -> _Placement:
     return _Placement(rows, False, inverse)
 
 
+@dataclass
+class _Stage:
+    """The bytes one source (rows in another order than the output's) gives the rows of a pass, in
+    output order: ``segments`` of each source row, packed; ``copy`` maps a staged row onto the
+    output as ``_SourceCopy`` maps a source row (converted columns keep their names)."""
+
+    segments: list[tuple[int, int, int]]  # (source byte offset, staged byte offset, length)
+    copy: _SourceCopy
+    dtype: np.dtype
+    array: np.ndarray | None = None
+    first: int = 0  # output row of the staged row 0
+
+
+def _stage(src: SourceLayout, copy: _SourceCopy) -> _Stage:
+    fields = src.header.dtype.fields
+    pieces = [(s, n) for s, _, n in copy.runs]
+    pieces += [(fields[col.source][1], fields[col.source][0].itemsize) for col in (*copy.convert, *copy.rewrite)]
+    spans: list[list[int]] = []
+    for s, n in sorted(pieces):
+        if spans and s <= spans[-1][1]:
+            spans[-1][1] = max(spans[-1][1], s + n)
+        else:
+            spans.append([s, s + n])
+    segments, size = [], 0
+    for s, e in spans:
+        segments.append((s, size, e - s))
+        size += e - s
+
+    def staged(offset: int) -> int:
+        for s, t, n in segments:
+            if s <= offset < s + n:
+                return t + offset - s
+        raise AssertionError(offset)
+
+    names = list(dict.fromkeys(col.source for col in (*copy.convert, *copy.rewrite)))
+    dtype = np.dtype({"names": names, "formats": [fields[name][0] for name in names],
+                      "offsets": [staged(fields[name][1]) for name in names], "itemsize": max(size, 1)})
+    runs = [(staged(s), o, n) for s, o, n in copy.runs]
+    return _Stage(segments, _SourceCopy(copy.index, runs, copy.convert, copy.rewrite, copy.src_dir), dtype)
+
+
+def _pass_rows(step: int, count: int, staged_bytes: int, output_bytes: int) -> int:
+    """Output rows staged in one pass (``staged_bytes`` a row): a whole number of chunks, in passes
+    of even size."""
+    budget = max(STAGE_BYTES, int(STAGE_SHARE * output_bytes))
+    passes = min(MAX_PASSES, max(1, math.ceil(count * staged_bytes / budget)))
+    return min(count, math.ceil(math.ceil(count / passes) / step) * step)
+
+
 def _write_connection(writer: "_ChunkWriter", join: JoinedConnection, copies: list[_SourceCopy], project_dir: bytes
                       ) -> Iterator[int]:
     """Fill one connection's rows chunk by chunk and hand them to the writer; yields rows per chunk."""
     sources = join.layout.sources
     placements = {copy.index: _place(sources[copy.index], join.rows[copy.index]) for copy in copies}
-    for start in range(0, join.count, writer.step):
-        stop = min(start + writer.step, join.count)
-        out = writer.buffer()[: stop - start]
-        for copy in copies:
-            _fill(out, sources[copy.index], placements[copy.index], start, copy, project_dir)
-        writer.put(out)
-        yield stop - start
+    stages = {copy.index: _stage(sources[copy.index], copy) for copy in copies if not placements[copy.index].ascending}
+    reading = np.empty(BLOCK_BYTES, dtype=np.uint8)  # every block of every file is read into this
+    per_pass = _pass_rows(writer.step, join.count, sum(stage.dtype.itemsize for stage in stages.values()),
+                          writer.total * writer.dtype.itemsize)
+    for first in range(0, join.count, per_pass):
+        last = min(first + per_pass, join.count)
+        for index, stage in stages.items():
+            _fill_stage(stage, sources[index], placements[index], first, last, per_pass, reading)
+        for start in range(first, last, writer.step):
+            stop = min(start + writer.step, last)
+            out = writer.buffer()[: stop - start]
+            for copy in copies:
+                _fill(out, sources[copy.index], placements[copy.index], start, copy, project_dir,
+                      stages.get(copy.index), reading)
+            writer.put(out)
+            yield stop - start
 
 
 class _ChunkWriter:
@@ -370,6 +451,8 @@ class _ChunkWriter:
     def __init__(self, handle: BinaryIO, dtype: np.dtype, total: int) -> None:
         self.handle = handle
         self.dtype = dtype
+        self.total = total
+        self.written = 0  # bytes of the file whose writing to disk has been started
         self.step = _chunk_rows(dtype, total)
         self.chunks = max(1, math.ceil(total / self.step))
         self.allocated = 0
@@ -414,18 +497,79 @@ class _ChunkWriter:
             if self.error is None:
                 try:
                     _write_chunk(self.handle, chunk)
+                    self._start_writeback()
                 except BaseException as exc:  # handed to the main thread
                     self.error = exc
             self.free.put(chunk)
 
+    def _start_writeback(self) -> None:
+        """Have the kernel start writing what was written so far to disk (posix_fadvise
+        DONTNEED starts the writeback of dirty pages, and drops them from the cache once written):
+        the fsync at the end then waits for the last chunks only, not for the whole file, and an
+        export of gigabytes does not fill the page cache with pages that must be written first."""
+        if not hasattr(os, "posix_fadvise"):
+            return
+        with suppress(OSError, ValueError, AttributeError):
+            fd = self.handle.fileno()
+            end = os.lseek(fd, 0, os.SEEK_CUR)  # what reached the kernel (a short tail may sit in the buffer)
+            if end > self.written:
+                os.posix_fadvise(fd, self.written, end - self.written, os.POSIX_FADV_DONTNEED)
+                self.written = end
+
 
 def _fill(out: np.ndarray, src: SourceLayout, place: _Placement, start: int, copy: _SourceCopy,
-          project_dir: bytes) -> None:
-    """Copy the needed rows of one source into ``out``, output rows [start, start + len(out)) of
-    the connection (row k of out ← source row place.rows[start + k])."""
-    rows = place.rows[start:start + len(out)]
-    if place.inverse is not None:
-        _fill_scattered(out, src, place.inverse, rows, start, copy, project_dir)
+          project_dir: bytes, stage: _Stage | None = None, reading: np.ndarray | None = None) -> None:
+    """Copy the rows of one source into ``out``, output rows [start, start + len(out)) of the
+    connection (row k of out ← source row place.rows[start + k]): from the file, read along, or
+    from the rows staged by the pass."""
+    if stage is not None:  # staged in output order: every run is one slice
+        at = start - stage.first
+        staged = stage.array[at:at + len(out)]
+        for s, target, _ in _targets(out, stage.copy.runs):
+            target[:] = _voids(staged, s, target.dtype.itemsize)
+        for col in copy.convert:
+            out[col.output] = staged[col.source]
+        for col in copy.rewrite:
+            out[col.output] = _absolute(staged[col.source], copy.src_dir, project_dir)
+        return
+    targets = _targets(out, copy.runs)
+    for block, local, dest in _placed(src, place, start, start + len(out), reading):
+        _copy_rows(out, block, local, dest, targets, copy, project_dir)
+
+
+def _fill_stage(stage: _Stage, src: SourceLayout, place: _Placement, first: int, last: int, per_pass: int,
+                reading: np.ndarray | None = None) -> None:
+    """Stage the bytes of output rows [first, last) from one pass over ``src``."""
+    if stage.array is None:
+        stage.array = np.empty(per_pass, dtype=stage.dtype)
+    stage.first = first
+    table = stage.array[: last - first]
+    targets = _targets(table, stage.segments)
+    for block, local, dest in _placed(src, place, first, last, reading):
+        _copy_rows(table, block, local, dest, targets, _NOTHING_ELSE, b"")
+
+
+_NOTHING_ELSE = _SourceCopy(-1, [], [], [])
+
+
+def _targets(table: np.ndarray, runs: list[tuple[int, int, int]]) -> list[tuple[int, np.ndarray, int]]:
+    return [(s, _voids(table, o, n), n) for s, o, n in runs]
+
+
+def _placed(src: SourceLayout, place: _Placement, start: int, stop: int, reading: np.ndarray | None = None
+            ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """The blocks of ``src`` holding rows of output rows [start, stop), each with the block rows
+    needed (``local``) and the output rows, counted from ``start``, they go to (``dest``); the
+    blocks are read into ``reading`` (see read_blocks)."""
+    rows = place.rows[start:stop]
+    if place.inverse is not None:  # every block holding a needed row; its rows find their output row
+        count = stop - start
+        unsigned = np.uint32 if place.inverse.itemsize == 4 else np.uint64
+        for first, block in read_blocks(src, 0, 0, _blocks_of(src, rows), buffer=reading):
+            dest = place.inverse[first:first + len(block)] - start  # out of [0, count): not in these rows
+            local = np.flatnonzero(dest.view(unsigned) < count)
+            if len(local):
+                yield block, local, dest[local]
         return
     if place.ascending:
         order = None
@@ -433,46 +577,31 @@ def _fill(out: np.ndarray, src: SourceLayout, place: _Placement, start: int, cop
     else:  # repeated rows, not ascending: a stable sort keeps the order of repeats
         order = np.argsort(rows, kind="stable")
         ascending = rows[order]
-    out_runs = [(s, _voids(out, o, n), n) for s, o, n in copy.runs]
-    for first, block in read_blocks(src, 0, 0, _ranges(src, ascending)):
+    for first, block in read_blocks(src, 0, 0, _ranges(src, ascending), buffer=reading):
         a = int(np.searchsorted(ascending, first))
         b = int(np.searchsorted(ascending, first + len(block)))
-        if a == b:
-            continue
-        local = ascending[a:b] - first
-        dest = np.arange(a, b) if order is None else order[a:b]
-        _copy_rows(out, block, local, dest, out_runs, copy, project_dir)
-
-
-def _fill_scattered(out: np.ndarray, src: SourceLayout, inverse: np.ndarray, rows: np.ndarray, start: int,
-                    copy: _SourceCopy, project_dir: bytes) -> None:
-    """``_fill`` for rows in another order than the file's: every block of the file that holds a
-    row of the chunk is read, and its rows find their output row in ``inverse``."""
-    out_runs = [(s, _voids(out, o, n), n) for s, o, n in copy.runs]
-    count = len(out)
-    for first, block in read_blocks(src, 0, 0, _blocks_of(src, rows)):
-        dest = inverse[first:first + len(block)] - start  # out of [0, count): not in this chunk
-        local = np.flatnonzero(dest.view(np.uint32 if dest.itemsize == 4 else np.uint64) < count)
-        if len(local):
-            _copy_rows(out, block, local, dest[local], out_runs, copy, project_dir)
+        if a < b:
+            yield block, ascending[a:b] - first, np.arange(a, b) if order is None else order[a:b]
 
 
 def _copy_rows(out: np.ndarray, block: np.ndarray, local: np.ndarray, dest: np.ndarray,
-               out_runs: list[tuple[int, np.ndarray, int]], copy: _SourceCopy, project_dir: bytes) -> None:
-    """out[dest] ← block[local], column run by column run. Where consecutive rows of the block go
-    to consecutive output rows (long runs: a file kept whole, or in the output's order) each run
-    of rows is copied as one slice, not row by row."""
+               targets: list[tuple[int, np.ndarray, int]], copy: _SourceCopy, project_dir: bytes) -> None:
+    """out[dest] ← block[local], byte run by byte run (``targets``: source offset, the run's view
+    of ``out``, length), then the converted and rewritten columns of ``copy``. Where consecutive
+    rows of the block go to consecutive rows of ``out`` (a file kept whole, or in the output's
+    order, or staged rows) each run of rows is copied as one slice, not row by row."""
     runs = _row_runs(local, dest)
     if runs is not None:
         for (l0, d0, k) in runs:
-            for s, target, n in out_runs:
-                target[d0:d0 + k] = _voids(block[l0:l0 + k], s, n)
+            rows = block[l0:l0 + k]
+            for s, target, n in targets:
+                target[d0:d0 + k] = _voids(rows, s, n)
             for col in copy.convert:
-                out[col.output][d0:d0 + k] = block[col.source][l0:l0 + k]
+                out[col.output][d0:d0 + k] = rows[col.source]
             for col in copy.rewrite:
-                out[col.output][d0:d0 + k] = _absolute(block[col.source][l0:l0 + k], copy.src_dir, project_dir)
+                out[col.output][d0:d0 + k] = _absolute(rows[col.source], copy.src_dir, project_dir)
         return
-    for s, target, n in out_runs:
+    for s, target, n in targets:
         target[dest] = _voids(block, s, n)[local]
     for col in copy.convert:
         out[col.output][dest] = block[col.source][local]
