@@ -64,7 +64,7 @@ def _run_command(args: list[str]) -> int:
 def emit_json(data: Any) -> None:
     import orjson
 
-    sys.stdout.buffer.write(orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n")
+    sys.stdout.buffer.write(orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE))
     sys.stdout.flush()
 
 

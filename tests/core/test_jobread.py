@@ -101,10 +101,23 @@ def test_jobs_come_back_in_uid_order_whatever_thread_reads_them(tmp_path, monkey
     original = jobread.read_job_file
 
     def slow_for_some(path: Path):
-        if int(path.parent.name[1:]) % 7 == 0:
+        if int(Path(path).parent.name[1:]) % 7 == 0:
             time.sleep(0.01)
         return original(path)
 
     monkeypatch.setattr(jobread, "read_job_file", slow_for_some)
     project = load_project(project_dir, cache=False)
     assert list(project.jobs) == [f"J{n}" for n in range(1, 121)]
+
+
+def test_usable_documents_of_both_schemas_take_the_fast_path(demo_project, reference_project, monkeypatch):
+    """The full parse is only for documents the summary decoder refuses (it is 6x slower)."""
+    documents = [(p.parent.name, p.read_bytes()) for project in (demo_project, reference_project)
+                 for p in sorted(project.glob("J*/job.json"))]
+    usable = [(uid, data) for uid, data in documents if not job_from_bytes(uid, data).broken]
+    assert len(usable) >= 10
+    fell_back: list[str] = []
+    monkeypatch.setattr(jobread, "job_from_bytes", lambda uid, data: fell_back.append(uid))
+    for uid, data in usable:
+        jobread.summary_from_bytes(uid, data)
+    assert fell_back == []

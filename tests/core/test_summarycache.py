@@ -22,7 +22,7 @@ def reads(monkeypatch) -> list[str]:
     original = jobread.read_job_file
 
     def counting(path: Path):
-        opened.append(path.parent.name)
+        opened.append(Path(path).parent.name)
         return original(path)
 
     monkeypatch.setattr(jobread, "read_job_file", counting)

@@ -14,10 +14,12 @@ from __future__ import annotations
 import errno
 import os
 import threading
+from sys import intern  # types, statuses, versions, workspaces repeat across 50,000 jobs: one copy each
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Iterator
+from stat import S_ISREG
+from typing import Any
 
 import msgspec
 
@@ -38,7 +40,7 @@ def stamp_of(st: os.stat_result) -> Stamp:
     return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
 
 
-def read_job_file(path: Path) -> tuple[bytes, Stamp]:
+def read_job_file(path: str | Path) -> tuple[bytes, Stamp]:
     """The bytes of one job.json and their stamp; only a regular file is ever opened (a FIFO
     would block). Raises OSError. The one place a job.json is opened (benchmarks wrap it)."""
     fd = open_regular(path)
@@ -70,10 +72,10 @@ class _Summary(msgspec.Struct):
     workspace_uids: Any = None
     version: Any = None
     spec: _Spec | None = None
-    # presence only (v4 detection): Raw skips the value without building it
-    input_slot_groups: msgspec.Raw | None = None
-    output_results: msgspec.Raw | None = None
-    output_result_groups: msgspec.Raw | None = None
+    # presence only (v4 detection): Raw skips the value without building it (empty: absent)
+    input_slot_groups: msgspec.Raw = msgspec.Raw()
+    output_results: msgspec.Raw = msgspec.Raw()
+    output_result_groups: msgspec.Raw = msgspec.Raw()
 
 
 _decoder = msgspec.json.Decoder(_Summary)
@@ -87,7 +89,7 @@ def summary_from_bytes(uid: str, data: bytes) -> Job:
         return _without_io(job_from_bytes(uid, data))  # the full parse says precisely what is wrong
     if summary.spec is not None:
         schema, job_type = "v5", summary.spec.type
-    elif any(getattr(summary, name) is not None for name in V4_KEYS):
+    elif any(len(getattr(summary, name)) for name in V4_KEYS):
         schema, job_type = "v4", summary.job_type if summary.job_type is not None else summary.type
     else:
         return Job(uid, error="job.json is not a job document (no spec, input_slot_groups or output_results)")
@@ -106,15 +108,15 @@ def _summary_job(uid: str, schema: str, summary: _Summary, job_type: Any) -> Job
         type_key = "spec.type" if schema == "v5" else ("job_type" if summary.job_type is not None else "type")
         return Job(
             uid=uid,
-            type=untrusted.text(job_type, type_key),
+            type=intern(untrusted.text(job_type, type_key)),
             title=untrusted.text(summary.title, "title"),
-            status=untrusted.text(summary.status, "status"),
+            status=intern(untrusted.text(summary.status, "status")),
             created_at=parse_date(summary.created_at),
             parents=untrusted.names(summary.parents, "parents", "job uid"),
             children=untrusted.names(summary.children, "children", "job uid"),
-            workspaces=untrusted.names(summary.workspace_uids, "workspace_uids", "workspace uid"),
+            workspaces=tuple(map(intern, untrusted.names(summary.workspace_uids, "workspace_uids", "workspace uid"))),
             schema=schema,
-            version=untrusted.text(summary.version, "version", 100).strip(),
+            version=intern(untrusted.text(summary.version, "version", 100).strip()),
         )
     except untrusted.Invalid as exc:
         raise JobDocumentError(f"{uid}/job.json: {exc}") from None
@@ -126,10 +128,11 @@ def _without_io(job: Job) -> Job:
     return job
 
 
-def read_summary(job_dir: Path) -> Job:
-    """One job's summary, with where to read its inputs and outputs from later."""
-    uid = job_dir.name
-    path = job_dir / "job.json"
+def read_summary(job_dir: str) -> Job:
+    """One job's summary (``job_dir``: the job's folder), with where to read its inputs and
+    outputs from later."""
+    uid = os.path.basename(job_dir)
+    path = os.path.join(job_dir, "job.json")
     try:
         data, stamp = read_job_file(path)
     except FileNotFoundError:
@@ -141,7 +144,7 @@ def read_summary(job_dir: Path) -> Job:
     return with_source(summary_from_bytes(uid, data), path, stamp)
 
 
-def with_source(job: Job, path: Path, stamp: Stamp) -> Job:
+def with_source(job: Job, path: str, stamp: Stamp) -> Job:
     """``job`` as read from ``path`` (stamp ``stamp``): a usable one reads its inputs/outputs
     from there when they are needed."""
     job._source, job._stamp = path, stamp
@@ -154,23 +157,35 @@ def reader_pool() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="csrebind-read")
 
 
-def stat_all(paths: list[Path], pool: ThreadPoolExecutor) -> Iterator[Stamp | None]:
+# Files per task handed to a thread: one task per file costs more in the pool than a local stat.
+CHUNK = 64
+
+
+def in_pool(function, items: list, pool: ThreadPoolExecutor) -> list:
+    """``[function(item) for item in items]``, in order, spread over the pool in chunks."""
+    if len(items) <= CHUNK:
+        return [function(item) for item in items]
+    size = max(CHUNK // 4, min(CHUNK, -(-len(items) // READERS)))
+    chunks = [items[i:i + size] for i in range(0, len(items), size)]
+    return [result for chunk in pool.map(lambda part: [function(item) for item in part], chunks) for result in chunk]
+
+
+def stat_all(paths: list[str], pool: ThreadPoolExecutor) -> list[Stamp | None]:
     """The stamps of ``paths`` (None for a missing or non-regular file), stat'ed concurrently."""
-    return pool.map(_stamp_or_none, paths)
+    return in_pool(_stamp_or_none, paths, pool)
 
 
-def _stamp_or_none(path: Path) -> Stamp | None:
+def read_summaries(job_dirs: list[str], pool: ThreadPoolExecutor) -> list[Job]:
+    """The summaries of ``job_dirs``, in order, read concurrently."""
+    return in_pool(read_summary, job_dirs, pool)
+
+
+def _stamp_or_none(path: str) -> Stamp | None:
     try:
         st = os.stat(path)
     except OSError:
         return None
-    return stamp_of(st) if _is_regular(st.st_mode) else None
-
-
-def _is_regular(mode: int) -> bool:
-    import stat
-
-    return stat.S_ISREG(mode)
+    return stamp_of(st) if S_ISREG(st.st_mode) else None
 
 
 # --- inputs and outputs, on demand -----------------------------------------------------------

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from pathlib import Path
 from typing import Callable
 
 from .errors import JobDocumentError, RefError
@@ -221,7 +220,7 @@ class Job:
     error: str | None = None  # one-line reason when the job document cannot be used
     # Where the document was read from, and its stamp then (size, mtime…): a file that changed
     # since is noticed when the inputs/outputs are read. None for a document given in memory.
-    _source: Path | None = field(default=None, repr=False)
+    _source: str | None = field(default=None, repr=False)  # a str: 50,000 Paths cost 18 MB
     _stamp: tuple | None = field(default=None, repr=False)
     _load: IoLoader | None = field(default=None, repr=False)
     _outputs: tuple[OutputGroup, ...] | None = field(default=None, repr=False)

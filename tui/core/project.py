@@ -18,7 +18,7 @@ from . import untrusted
 from .atomic import read_regular_bytes
 from .errors import ProjectError, RefError
 from .jobdoc import load_json_bytes
-from .jobread import read_summary, reader_pool, stat_all
+from .jobread import read_summaries, reader_pool, stat_all
 from .model import Job, OutputGroup, OutputResult, ResolvedResult, Workspace
 from .refs import ResultRef
 from .summarycache import SummaryCache
@@ -120,11 +120,12 @@ def read_job_batches(project: Project, first: int = 200, largest: int = 16384) -
     read by a pool of threads (see :mod:`jobread`); summaries still valid in the cache are not
     read at all, and the cache is rewritten after the last batch when anything changed."""
     names = job_dir_names(project.path)
+    root = str(project.path)
     cache = project.cache
     total, start, size = len(names), 0, first
     with reader_pool() as pool:
         while start < total:
-            dirs = [project.path / name for name in names[start:start + size]]
+            dirs = [os.path.join(root, name) for name in names[start:start + size]]
             batch = _read_batch(dirs, cache, pool)
             start += len(batch)
             yield batch, start, total
@@ -133,19 +134,20 @@ def read_job_batches(project: Project, first: int = 200, largest: int = 16384) -
         cache.save()
 
 
-def _read_batch(dirs: list[Path], cache: SummaryCache | None, pool) -> list[Job]:
-    if cache is None or not cache.known:
-        jobs = list(pool.map(read_summary, dirs))
+def _read_batch(dirs: list[str], cache: SummaryCache | None, pool) -> list[Job]:
+    if cache is None or cache.was_empty:
+        jobs = read_summaries(dirs, pool)
     else:
-        paths = [d / "job.json" for d in dirs]
-        jobs = [cache.job(d.name, path, stamp) for d, path, stamp in zip(dirs, paths, stat_all(paths, pool))]
+        paths = [os.path.join(d, "job.json") for d in dirs]
+        jobs = [cache.job(os.path.basename(d), path, stamp) for d, path, stamp in zip(dirs, paths, stat_all(paths, pool))]
         missing = [i for i, job in enumerate(jobs) if job is None]
-        for i, job in zip(missing, pool.map(read_summary, [dirs[i] for i in missing])):
+        for i, job in zip(missing, read_summaries([dirs[i] for i in missing], pool)):
             jobs[i] = job
+            cache.add(job)
+        return jobs
     if cache is not None:
         for job in jobs:
-            if cache.found.get(job.uid) is None:
-                cache.add(job)
+            cache.add(job)
     return jobs
 
 

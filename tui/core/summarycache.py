@@ -62,13 +62,15 @@ def cache_path(project_path: Path) -> Path:
 
 
 class SummaryCache:
-    """What the last read of one project found (``known``) and what this read finds (``found``)."""
+    """What the last read of one project found (``known``, each entry dropped once used) and the
+    jobs this read finds (``found``)."""
 
     def __init__(self, project_path: Path) -> None:
         self.project_path = project_path
         self.path = cache_path(project_path)
         self.known: dict[str, Entry] = self._load()
-        self.found: dict[str, Entry] = {}
+        self.was_empty = not self.known
+        self.found: dict[str, Job] = {}
         self.changed = False
 
     def _load(self) -> dict[str, Entry]:
@@ -81,26 +83,30 @@ class SummaryCache:
             return {}
         return {entry.name: entry for entry in cached.jobs}
 
-    def job(self, name: str, path: Path, stamp: Stamp | None) -> Job | None:
+    def job(self, name: str, path: str, stamp: Stamp | None) -> Job | None:
         """The cached summary of job folder ``name`` if its job.json still has ``stamp``."""
-        entry = self.known.get(name)
-        if entry is None or stamp is None or entry.stamp != stamp:
+        entry = self.known.pop(name, None)
+        if entry is None or stamp is None or tuple(entry.stamp) != stamp:
+            self.changed |= entry is not None
             return None
-        self.found[name] = entry
-        return _job(entry, path)
+        job = self.found[name] = _job(entry, path)
+        return job
 
     def add(self, job: Job) -> None:
-        """Remember a job just read from disk."""
+        """Remember a job just read from disk (before its children are linked: the cache holds
+        what the document says)."""
         if job._stamp is not None:  # a missing job.json has nothing to remember
-            self.found[job.uid] = _entry(job)
+            self.found[job.uid] = job
             self.changed = True
 
     def save(self) -> None:
         """Write the cache when this read found something the old one did not hold (or lost a
-        job); a failure only costs the next start its speed."""
-        if not self.changed and len(self.found) == len(self.known):
+        job), then let go of it; a failure only costs the next start its speed."""
+        changed = self.changed or bool(self.known)  # entries left over: jobs gone since
+        jobs, self.found, self.known = self.found, {}, {}
+        if not changed:
             return
-        document = CacheFile(FORMAT, VERSION, str(self.project_path), list(self.found.values()))
+        document = CacheFile(FORMAT, VERSION, str(self.project_path), [_entry(job) for job in jobs.values()])
         with contextlib.suppress(OSError):
             self.path.parent.mkdir(parents=True, exist_ok=True)
             temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.part")
@@ -118,11 +124,11 @@ def _entry(job: Job) -> Entry:
                  job.workspaces, job.schema, job.version, job.error)
 
 
-def _job(entry: Entry, path: Path) -> Job:
+def _job(entry: Entry, path: str) -> Job:
     created = datetime.fromtimestamp(entry.created, tz=timezone.utc) if entry.created is not None else None
     job = Job(entry.name, entry.type, entry.title, entry.status, created, entry.parents, entry.children,
               entry.workspaces, entry.schema, entry.version, entry.error)
-    job._source, job._stamp = path, tuple(entry.stamp)
+    job._source, job._stamp = path, entry.stamp
     if entry.error is None:
         job._load = load_io
     return job

@@ -14,15 +14,17 @@ from .refs import FINAL
 
 
 def job_summary(job: Job) -> dict[str, Any]:
+    """Tuples and the datetime as they are: orjson writes them (as lists and ISO 8601) faster
+    than copies made here, which counts at 50,000 jobs."""
     return {
         "uid": job.uid,
         "type": job.type,
         "title": job.title,
         "status": job.status,
-        "created_at": job.created_at.isoformat() if job.created_at else None,
-        "parents": list(job.parents),
-        "children": list(job.children),
-        "workspaces": list(job.workspaces),
+        "created_at": job.created_at,
+        "parents": job.parents,
+        "children": job.children,
+        "workspaces": job.workspaces,
         "schema": job.schema,
         "error": job.error,
     }
