@@ -107,7 +107,7 @@ SESSION_MUTATIONS = [
     ("change-object", lambda d: SESSION(d).update(changes=[{}]), "J11 not restored: sessions[1].changes[0]: expected text"),
     # refused when the session is restored (offered, then kept in the file)
     ("project-text", lambda d: SESSION(d).update(project="P3"), "J11 not restored: sessions[1].project: expected an object"),
-    ("project-other", lambda d: SESSION(d)["project"].update(uid="P77"), "sessions[1].project.uid: the plan is for project P77"),
+    ("project-other", lambda d: SESSION(d)["project"].update(uid="P77"), "sessions[1].project.uid: plan is for project P77"),
     ("inputs-5", lambda d: SESSION(d).update(inputs=5), "J11 not restored: sessions[1].inputs: expected a list, found 5"),
     ("connections-5", lambda d: SESSION(d)["inputs"][0].update(connections=5), "sessions[1].inputs[0].connections: expected a list"),
     ("input-name-nul", lambda d: SESSION(d)["inputs"][0].update(name="a\x00b"), "sessions[1].inputs[0].name: the input name"),

@@ -222,7 +222,7 @@ def test_a_good_plan_reads_back_with_its_file(project, good_plan, tmp_path):
     session = EditSession(project, "J12")
     session.load_plan(plan)
     assert [str(c) for c in session.changes()] == good_plan["changes"]
-    with pytest.raises(PlanError, match=re.escape(f"{path}: target: the plan targets J12, not J11")):
+    with pytest.raises(PlanError, match=re.escape(f"{path}: target: plan targets J12, not J11")):
         EditSession(project, "J11").load_plan(plan)  # a plan that does not fit names its file too
 
 

@@ -92,17 +92,16 @@ def _join(at: str, where: str) -> str:
 
 
 def _refusal(plan: Any, where: str, problem: str, input_name: str | None = None) -> PlanError:
-    """The PlanError for a bad value at ``where``: ``FILE: KEY.PATH: problem`` (a plan in memory:
-    ``plan: KEY.PATH: problem``, or ``plan input NAME: …`` inside an input)."""
+    """The PlanError for a bad value at ``where``: ``FILE: KEY.PATH: problem``. A plan in memory
+    has no file: ``plan: KEY.PATH: problem`` (``plan input NAME: …`` inside an input), or for a
+    plan that does not fit, ``plan targets J11, not J12 (target)``."""
     file, at = getattr(plan, "file", None), getattr(plan, "at", "")
     path = _join(at, where)
-    if file:
-        head = file
-    elif at or not where:
-        head = None
-    else:
-        head = f"plan input {input_name}" if input_name else "plan"
-    return PlanError(": ".join(part for part in (head, path, problem) if part))
+    if file or at or not where:
+        return PlanError(": ".join(part for part in (file, path, problem) if part))
+    if problem.startswith("plan "):
+        return PlanError(f"{problem} ({path})")
+    return PlanError(f"{f'plan input {input_name}' if input_name else 'plan'}: {path}: {problem}")
 
 
 def check_plan_header(plan: Any) -> None:
@@ -221,15 +220,15 @@ def plan_state(project: Project, target: Job, plan: Any) -> tuple[InputGroup, ..
     _, inputs = _checked(plan)
     plan_project = _project_uid(plan)
     if plan_project and plan_project != project.uid:
-        raise _refusal(plan, "project.uid", f"the plan is for project {plan_project}, but {project.path} is project {project.uid}")
+        raise _refusal(plan, "project.uid", f"plan is for project {plan_project}, but {project.path} is project {project.uid}")
     plan_target = _target_uid(plan)
     if plan_target != target.uid:
-        raise _refusal(plan, "target", f"the plan targets {plan_target}, not {target.uid}")
+        raise _refusal(plan, "target", f"plan targets {plan_target}, not {target.uid}")
     by_name = {g.name: g for g in target.inputs}
     state = dict(by_name)
     for where, name, connections in inputs:
         if name not in by_name:
-            raise _refusal(plan, f"{where}.name", f"the plan names input {untrusted.escape(name)}, which {target.uid} does not have")
+            raise _refusal(plan, f"{where}.name", f"plan names input {untrusted.escape(name)}, which {target.uid} does not have")
         state[name] = by_name[name].with_connections(connections)
     return tuple(state[g.name] for g in target.inputs)
 
