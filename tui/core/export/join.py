@@ -327,15 +327,33 @@ def _lookup(sorted_uids: np.ndarray, uids: np.ndarray,
     """For the uids found in ``sorted_uids``: their rows in ``uids`` and their positions in
     ``sorted_uids``. The queries are sorted first (or given sorted: ``presorted``, their order
     and values, as :func:`_sort_order` gives them): a binary search with ascending keys stays in
-    cache and is ~7× faster than with random ones, which more than pays for the sort."""
+    cache and is ~7× faster than with random ones, which more than pays for the sort. They are
+    searched a block at a time, each in the stretch of ``sorted_uids`` its keys span, which stays
+    in cache too, and keeps the temporaries small."""
     if len(sorted_uids) == 0 or len(uids) == 0:
         empty = np.zeros(0, dtype=np.intp)
         return empty, empty
     order, queries = presorted if presorted is not None else _sort_order(uids)
-    pos = np.searchsorted(sorted_uids, queries)
-    np.minimum(pos, len(sorted_uids) - 1, out=pos)
-    found = sorted_uids[pos] == queries
-    return order[found], pos[found]
+    rows, positions = [], []
+    for start in range(0, len(queries), LOOKUP_BLOCK):
+        block = queries[start:start + LOOKUP_BLOCK]
+        low = int(np.searchsorted(sorted_uids, block[0]))
+        high = int(np.searchsorted(sorted_uids, block[-1], side="right"))
+        if low == high:
+            continue
+        stretch = sorted_uids[low:high]
+        pos = np.searchsorted(stretch, block)
+        np.minimum(pos, len(stretch) - 1, out=pos)
+        found = stretch[pos] == block
+        rows.append(order[start:start + LOOKUP_BLOCK][found])
+        positions.append(pos[found] + low)
+    if not rows:
+        empty = np.zeros(0, dtype=np.intp)
+        return empty, empty
+    return np.concatenate(rows), np.concatenate(positions)
+
+
+LOOKUP_BLOCK = 2**16  # queries searched at a time
 
 
 def _sort_order(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -345,8 +363,8 @@ def _sort_order(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     A plain sort of integers is several times faster than an argsort (numpy sorts them with
     SIMD), so each uid is packed with its row number into one key: the uid's high bits above, the
     row below. Uids that share those high bits (rare for CryoSPARC's random 64-bit uids; never
-    when they span fewer than 2^(64 - row bits) values) come out in row order and are put right
-    after, by a stable sort of the nearly sorted values."""
+    when they span fewer than 2^(64 - row bits) values) come out in row order and are put in
+    order after."""
     n = len(values)
     if values.dtype != np.uint64 or n < 2**12:
         order = np.argsort(values)
@@ -354,19 +372,32 @@ def _sort_order(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     bits = (n - 1).bit_length()
     low = values.min()
     span = int(values.max() - low)
+    shift = max(0, span.bit_length() + bits - 64)  # low bits of the uids dropped to make room
     keys = values - low
-    if span.bit_length() + bits > 64:  # keep the high bits only
-        keys >>= np.uint64(span.bit_length() + bits - 64)
+    if shift:
+        keys >>= np.uint64(shift)
     keys <<= np.uint64(bits)
-    keys |= np.arange(n, dtype=np.uint64)
+    for start in range(0, n, 2**20):  # the rows, without an n-long temporary
+        keys[start:start + 2**20] |= np.arange(start, min(n, start + 2**20), dtype=np.uint64)
     keys.sort()
     keys &= np.uint64((1 << bits) - 1)
     order = keys.view(np.int64)  # rows < 2^63: the same bits
     del keys
     ordered = values[order]
-    if np.any(ordered[1:] < ordered[:-1]):  # uids sharing their high bits, in row order
+    descents = np.flatnonzero(ordered[1:] < ordered[:-1])  # uids sharing their high bits, in row order
+    if len(descents) > 1000:  # many shared high bits (uids spread unevenly): sort them all
         fix = np.argsort(ordered, kind="stable")
-        order, ordered = order[fix], ordered[fix]
+        return order[fix], ordered[fix]
+    for at in descents.tolist():  # sort each group of uids with the same high bits
+        same = (ordered[at] - low) >> np.uint64(shift)
+        first, last = at, at + 1
+        while first > 0 and (ordered[first - 1] - low) >> np.uint64(shift) == same:
+            first -= 1
+        while last + 1 < n and (ordered[last + 1] - low) >> np.uint64(shift) == same:
+            last += 1
+        fix = np.argsort(ordered[first:last + 1], kind="stable")
+        order[first:last + 1] = order[first:last + 1][fix]
+        ordered[first:last + 1] = ordered[first:last + 1][fix]
     return order, ordered
 
 

@@ -38,11 +38,14 @@ Progress = Callable[[int, int], None]  # (rows written, rows in total)
 # order (the pivot file) is read along with the chunks, once. A file in another order is read in
 # passes: each pass reads it once, start to end, and stages the bytes the output takes from it,
 # for the next rows of the output, in output order; the chunks of those rows copy them out as
-# slices. The staging arrays, the bulk of the memory used, hold at most STAGE_SHARE of the
-# output's size (at least STAGE_BYTES), or more if that took over MAX_PASSES passes.
+# slices. The staging arrays are the bulk of the memory the write takes: STAGE_SHARE of the
+# output's size, or as much as keeps the process under MEMORY_SHARE of it if that is more (large
+# exports, where the fixed costs weigh less), at least STAGE_BYTES, and more if that took over
+# MAX_PASSES passes. Fewer passes read less: each one reads the whole of those files.
 CHUNK_BYTES = 8 * 2**20
 STAGE_BYTES = 32 * 2**20
 STAGE_SHARE = 0.25
+MEMORY_SHARE = 0.6
 MAX_PASSES = 8
 
 
@@ -413,12 +416,33 @@ def _stage(src: SourceLayout, copy: _SourceCopy) -> _Stage:
     return _Stage(segments, _SourceCopy(copy.index, runs, copy.convert, copy.rewrite, copy.src_dir), dtype)
 
 
-def _pass_rows(step: int, count: int, staged_bytes: int, output_bytes: int) -> int:
-    """Output rows staged in one pass (``staged_bytes`` a row): a whole number of chunks, in passes
-    of even size."""
-    budget = max(STAGE_BYTES, int(STAGE_SHARE * output_bytes))
-    passes = min(MAX_PASSES, max(1, math.ceil(count * staged_bytes / budget)))
+def _pass_rows(step: int, count: int, staged_bytes: int, budget: int) -> int:
+    """Output rows staged in one pass (``staged_bytes`` a row, ``budget`` bytes at most): a whole
+    number of chunks, in passes of even size."""
+    passes = min(MAX_PASSES, max(1, math.ceil(count * staged_bytes / max(budget, 1))))
     return min(count, math.ceil(math.ceil(count / passes) / step) * step)
+
+
+def _stage_budget(writer: "_ChunkWriter") -> int:
+    """Bytes the staging arrays may take: STAGE_SHARE of the output's size, or what keeps the
+    process under MEMORY_SHARE of it (counting the chunk and read buffers still to be filled),
+    whichever is more."""
+    output = writer.total * writer.dtype.itemsize
+    budget = max(STAGE_BYTES, int(STAGE_SHARE * output))
+    resident = _resident_bytes()
+    if resident is None:
+        return budget
+    to_come = (2 - writer.allocated) * writer.step * writer.dtype.itemsize + BLOCK_BYTES
+    return max(budget, int(MEMORY_SHARE * output) - resident - to_come)
+
+
+def _resident_bytes() -> int | None:
+    """The process's resident memory now (Linux), or None."""
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def _write_connection(writer: "_ChunkWriter", join: JoinedConnection, copies: list[_SourceCopy], project_dir: bytes
@@ -428,8 +452,8 @@ def _write_connection(writer: "_ChunkWriter", join: JoinedConnection, copies: li
     placements = {copy.index: _place(sources[copy.index], join.rows[copy.index]) for copy in copies}
     stages = {copy.index: _stage(sources[copy.index], copy) for copy in copies if not placements[copy.index].ascending}
     reading = np.empty(BLOCK_BYTES, dtype=np.uint8)  # every block of every file is read into this
-    per_pass = _pass_rows(writer.step, join.count, sum(stage.dtype.itemsize for stage in stages.values()),
-                          writer.total * writer.dtype.itemsize)
+    staged = sum(stage.dtype.itemsize for stage in stages.values())
+    per_pass = _pass_rows(writer.step, join.count, staged, _stage_budget(writer) if staged else 0)
     for first in range(0, join.count, per_pass):
         last = min(first + per_pass, join.count)
         for index, stage in stages.items():
