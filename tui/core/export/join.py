@@ -3,7 +3,7 @@ of every file it reads, in the order of the connection's source output; the rows
 dropped per file, and the warnings (uid lineages, pixel sizes, uids repeated across connections).
 
 The join is numpy sorting and searching on uint64 uids (no per-row Python); files are read
-through short-lived memory-mapped windows (:func:`read_blocks`), never loaded whole, and their
+block by block with ``readinto`` (:func:`read_blocks`), never loaded whole nor mapped, and their
 uid columns are cached (:mod:`tui.core.uids`), so the join preview of an input being edited and
 the export of it read each file once. :func:`join_connection` is both the preview's count and the
 export's pre-flight.

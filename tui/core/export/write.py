@@ -1,7 +1,8 @@
-"""Writing an export: the rows produced in chunks (each source scanned window by window, only the
-needed rows copied, as contiguous byte runs, into the chunk), a writer thread appending each chunk
-to the temporary output while the next is filled, path columns rewritten when asked, and the
-``.csg`` document. Both files appear complete under their final names, or not at all.
+"""Writing an export: the rows produced in chunks (the pivot file read along with them, the files
+in another order read in passes and staged in output order; only the needed bytes copied, as
+byte runs, runs of consecutive rows as slices), a writer thread appending each chunk to the
+temporary output while the next is filled, path columns rewritten when asked, and the ``.csg``
+document. Both files appear complete under their final names, or not at all.
 """
 
 from __future__ import annotations
