@@ -28,7 +28,7 @@ from ..destination import check_export_destination, check_imports_destination, c
 from ..errors import CsRebindError, ExportError
 from ..model import InputGroup
 from ..project import Project
-from .join import BLOCK_BYTES, ExportReport, JoinedConnection, join_export, read_blocks
+from .join import BLOCK_BYTES, ExportReport, JoinedConnection, _parallel, join_export, read_blocks
 from .layout import Column, ConnectionLayout, ExportLayout, SourceLayout, lay_out_export
 
 PathMode = Literal["keep", "absolute"]
@@ -452,13 +452,20 @@ def _write_connection(writer: "_ChunkWriter", join: JoinedConnection, copies: li
     sources = join.layout.sources
     placements = {copy.index: _place(sources[copy.index], join.rows[copy.index]) for copy in copies}
     stages = {copy.index: _stage(sources[copy.index], copy) for copy in copies if not placements[copy.index].ascending}
-    reading = np.empty(BLOCK_BYTES, dtype=np.uint8)  # every block of every file is read into this
+    reading = np.empty(BLOCK_BYTES, dtype=np.uint8)  # the blocks of the pivot file are read into this
+    # the staged files are read and staged side by side (reading and numpy's copies release the
+    # GIL), each into a buffer of its own
+    stage_reading = {index: reading if k == 0 else np.empty(BLOCK_BYTES, dtype=np.uint8)
+                     for k, index in enumerate(stages)}
     staged = sum(stage.dtype.itemsize for stage in stages.values())
     per_pass = _pass_rows(writer.step, join.count, staged, _stage_budget(writer) if staged else 0)
     for first in range(0, join.count, per_pass):
         last = min(first + per_pass, join.count)
-        for index, stage in stages.items():
-            _fill_stage(stage, sources[index], placements[index], first, last, per_pass, reading)
+        _parallel([
+            (lambda i=index, stage=stage: _fill_stage(stage, sources[i], placements[i], first, last, per_pass,
+                                                      stage_reading[i]))
+            for index, stage in stages.items()
+        ])
         for start in range(first, last, writer.step):
             stop = min(start + writer.step, last)
             out = writer.buffer()[: stop - start]
