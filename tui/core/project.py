@@ -7,6 +7,7 @@ document cannot be used is kept as *broken* with a one-line reason; the rest sti
 
 from __future__ import annotations
 
+import gc
 import heapq
 import os
 import re
@@ -123,15 +124,21 @@ def read_job_batches(project: Project, first: int = 200, largest: int = 16384) -
     root = str(project.path)
     cache = project.cache
     total, start, size = len(names), 0, first
-    with reader_pool() as pool:
-        while start < total:
-            dirs = [os.path.join(root, name) for name in names[start:start + size]]
-            batch = _read_batch(dirs, cache, pool)
-            start += len(batch)
-            yield batch, start, total
-            size = min(size * 2, largest)
-    if cache is not None:
-        cache.save()
+    collecting = gc.isenabled()
+    gc.disable()  # tens of thousands of new objects and no garbage: full collections would crawl
+    try:
+        with reader_pool() as pool:
+            while start < total:
+                dirs = [os.path.join(root, name) for name in names[start:start + size]]
+                batch = _read_batch(dirs, cache, pool)
+                start += len(batch)
+                yield batch, start, total
+                size = min(size * 2, largest)
+        if cache is not None:
+            cache.save()
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def _read_batch(dirs: list[str], cache: SummaryCache | None, pool) -> list[Job]:

@@ -24,7 +24,7 @@ FORMAT = "csrebind job summaries"
 VERSION = 1
 
 
-class Entry(msgspec.Struct, array_like=True):
+class Entry(msgspec.Struct, array_like=True, gc=False):  # no cycles: 50,000 entries the collector need not walk
     name: str  # the job folder (J12)
     stamp: tuple[int, int, int, int]
     type: str
