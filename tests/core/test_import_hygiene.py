@@ -72,6 +72,18 @@ def test_core_imports_neither_textual_nor_rich():
     assert result.stdout.strip() == ""
 
 
+@pytest.mark.parametrize("entry", ["tui.ui.app", "tui.cli"])
+def test_start_up_imports_only_what_the_first_screen_needs(entry):
+    """numpy, PyYAML and cryosparc-tools cost start-up time the job list does not need: they are
+    imported when a .cs file is read, a config file exists, or a plan is applied."""
+    code = (
+        f"import sys, {entry}\n"
+        "print(','.join(sorted({m.split('.')[0] for m in sys.modules} & {'numpy', 'yaml', 'cryosparc'})))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == ""
+
+
 def test_hygiene_check_can_fail():
     """The same probe reports textual when something does import it."""
     code = "import sys, textual.app; print(','.join(sorted(m for m in sys.modules if m == 'textual')))"

@@ -8,10 +8,10 @@ import threading
 
 from pilot import measured, ready, screen_text, settle, show_result
 from realproject import VERSION_FILES, j744_project
+from tui.core import diff
 from tui.core.diff import diff_results, version_steps
 from tui.core.project import load_project
 from tui.ui.app import make_app
-from tui.ui.screens import dialogs
 from tui.ui.screens.dialogs import VersionPicker
 
 SIZE = (160, 40)
@@ -62,7 +62,7 @@ async def test_picker_opens_before_the_differences_are_measured(tmp_path, monkey
         assert release.wait(10), "the test never released the worker"
         yield from version_steps(project, result)
 
-    monkeypatch.setattr(dialogs, "version_steps", slow_steps)
+    monkeypatch.setattr(diff, "version_steps", slow_steps)  # the picker imports it when it opens
     app = make_app(root)
     async with app.run_test(size=SIZE) as pilot:
         picker = await open_picker(pilot)  # the worker is blocked: the picker is open all the same

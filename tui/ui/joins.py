@@ -5,10 +5,14 @@ the put keeps, and a put that leaves no row is taken back with the reason (``:pu
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..core.preview import ConnectionPreview
+
 from dataclasses import dataclass
 
 from ..core.model import Connection, InputGroup
-from ..core.preview import ConnectionPreview, preview_input
 from ..core.refs import SlotAddress
 from ..core.session import EditSession
 from .messages import JoinPreviewed
@@ -41,6 +45,8 @@ class JoinPreviews:
         project, uid, groups = session.project, session.target.uid, session.inputs
 
         def job() -> None:
+            from ..core.preview import preview_input  # numpy and the export code: when first needed
+
             previews = [p for group in groups for p in preview_input(project, group, uid)]
             self.screen.post_message(JoinPreviewed(uid, groups, tuple(previews), put))
 

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 from ...core.errors import CommandError, CsRebindError
 from ...core.model import OutputResult
-from ...core.candidates import check_slot
 from ...core.refs import ResultRef, SlotAddress, check_job_uid, parse_version
 from ..joins import PutCheck
-from .candidates import CandidatesScreen
 from .dialogs import CommandLine, Confirm, Message, VersionPicker
 from .help import HelpScreen
 
@@ -141,11 +139,15 @@ class MainCommands:
     def command_candidates(self, text: str | None = None) -> None:
         address = self._slot(text, "highlight a slot in the inputs pane (3) to list what fits it")
         session = self.bench.require_session()
+        from ...core.candidates import check_slot  # numpy: when first used, not at start-up
+
         check_slot(session, address)
 
         def chosen(ref: ResultRef | None) -> None:
             if ref is not None:
                 self.guarded(lambda: self._put(address, self.bench.put_result(address, ref), go_to=True))
+
+        from .candidates import CandidatesScreen
 
         self.app.push_screen(CandidatesScreen(session, address), chosen)
 

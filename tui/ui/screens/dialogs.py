@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # numpy (core.diff) is imported when a version picker opens, not at start-up
+    from ...core.diff import VersionStep
+
 from dataclasses import dataclass
 
 from rich.text import Text
@@ -17,7 +22,6 @@ from textual.worker import get_current_worker
 
 from ...core.commands import LINE_COMMANDS
 from ...core.completion import Completion, CompletionContext, complete
-from ...core.diff import ALIGNMENT_DTYPES, VersionStep, version_steps
 from ...core.history import HistoryWalk, load_history, remember
 from ...core.model import OutputResult
 from ...core.project import Project
@@ -81,6 +85,8 @@ class VersionPicker(ReportsWorkerFailures, ModalScreen[Version | None]):
         self.comparing = False
 
     def compose(self) -> ComposeResult:
+        from ...core.diff import ALIGNMENT_DTYPES
+
         with Vertical(id="dialog"):
             yield Label(f"Versions of {self.result.ref().short}", id="picker-title")
             yield PickList(*self._options(), id="versions", jump_by_digits=True)
@@ -119,6 +125,8 @@ class VersionPicker(ReportsWorkerFailures, ModalScreen[Version | None]):
         self._start_comparing()
 
     def _start_comparing(self) -> None:
+        from ...core.diff import ALIGNMENT_DTYPES, version_steps
+
         project = self.project or getattr(getattr(self.app, "main_screen", None), "project", None)
         if project is None or self.result.dtype not in ALIGNMENT_DTYPES or len(self.result.versions) < 2:
             return

@@ -3,14 +3,18 @@ header is read in a worker; a read for a result no longer highlighted is dropped
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # numpy: imported by the worker that reads a header
+    from ...core.csfile import CsHeader
+    from ...core.facts import ResultFacts
+
 from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 from textual.worker import get_current_worker
 
-from ...core.csfile import CsHeader
 from ...core.errors import CsRebindError
-from ...core.facts import ResultFacts
 from ...core.model import ResolvedResult
 from ...core.project import Project
 from ...core.refs import ResultRef

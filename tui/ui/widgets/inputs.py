@@ -5,6 +5,11 @@ with a ``+`` marker, so the hint survives NO_COLOR."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # numpy and the export code are imported when a join is first measured
+    from ...core.preview import ConnectionPreview
+
 from dataclasses import dataclass
 from typing import Callable
 
@@ -13,7 +18,6 @@ from textual import on
 from textual.widgets import Tree
 
 from ...core.model import Binding, Connection, InputGroup
-from ...core.preview import ConnectionPreview
 from ...core.refs import ResultRef, SlotAddress, format_version
 from ...core.session import EditSession
 from ..messages import SlotHighlighted
