@@ -54,7 +54,12 @@ def _run_command(args: list[str]) -> int:
     except SystemExit as exc:  # argparse exits 2 on usage errors and 0 on --help
         return int(exc.code or 0)
     global _use_cache
-    _use_cache = not options.no_cache
+    if options.no_cache:
+        _use_cache = False
+    else:
+        from .core.config import load_settings
+
+        _use_cache = load_settings().summary_cache
     return options.handler(options)
 
 

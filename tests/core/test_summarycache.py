@@ -157,3 +157,14 @@ def test_an_unwritable_cache_only_costs_speed(demo_project, tmp_path, monkeypatc
     monkeypatch.setenv("XDG_CACHE_HOME", str(blocked))
     project = load_project(demo_project)
     assert sorted(reads) == sorted(project.jobs) and not project.warnings
+
+
+def test_the_config_file_can_turn_the_cache_off(demo_project, tmp_path, monkeypatch):
+    config = tmp_path / "config.yaml"
+    config.write_text("summary_cache: false\n")
+    monkeypatch.setenv("CSREBIND_CONFIG", str(config))
+    assert main(["jobs", str(demo_project), "--json"]) == 0
+    assert not cache_dir().exists()
+    config.write_text("summary_cache: true\n")
+    assert main(["jobs", str(demo_project), "--json"]) == 0
+    assert cache_dir().exists()

@@ -6,6 +6,7 @@
       yank: c
       put: ctrl+v
     theme: textual-dark
+    summary_cache: false   # do not keep job summaries in $XDG_CACHE_HOME/csrebind (as --no-cache)
     cryosparc:         # for live apply; the password only ever comes from CRYOSPARC_PASSWORD or a prompt
       url: http://cryosparc.example.org:39000
       email: me@example.org
@@ -78,6 +79,11 @@ def load_settings(path: Path | None = None) -> Settings:
         settings.warnings.append(f"{path}: 'keymap' must be a mapping of binding id to keys; skipped")
     theme = document.get("theme")
     settings.theme = theme if isinstance(theme, str) else None
+    summary_cache = document.get("summary_cache", True)
+    if isinstance(summary_cache, bool):
+        settings.summary_cache = summary_cache
+    else:
+        settings.warnings.append(f"{path}: 'summary_cache' must be true or false; using true")
     cryosparc = document.get("cryosparc")
     if isinstance(cryosparc, dict):
         settings.cryosparc = cryosparc
