@@ -1,6 +1,6 @@
 """Benchmark: the terminal UI on generated projects of 5,000 (and 50,000) jobs, headless.
 
-    python tests/bench_ui.py [--jobs 5000,50000] [--presses 40] [--dir DIR]
+    python tests/bench_ui.py [--jobs 5000,50000] [--presses 40] [--dir DIR] [--schema v4|v5]
 
 Measures, for each project size (``--dir`` keeps the generated projects for the next run):
 - first paint from process start: a fresh process imports csrebind, starts the app headless and
@@ -155,10 +155,10 @@ LIMITS = {"move": 0.030, "move_up": 0.030, "filter": 0.030, "yank": 0.050, "put"
 KEYS = {"move": "j", "move_up": "k", "filter": "r", "yank": "y", "put": "p", "group": "W"}
 
 
-def run_size(jobs: int, presses: int, folder: Path) -> dict:
-    project = folder / f"P{jobs}"
+def run_size(jobs: int, presses: int, folder: Path, schema: str) -> dict:
+    project = folder / f"{schema}-{jobs}"  # the names tests/bench_scale.py --dir uses: one set of projects
     if not (project / "project.json").exists():
-        generate_project(project, num_jobs=jobs)
+        generate_project(project, num_jobs=jobs, schema=schema)
     with tempfile.TemporaryDirectory() as cache:
         os.environ["XDG_CACHE_HOME"] = cache  # first use of the summary cache: every job.json read
         load_project(project, cache=False)  # warm the file cache, as for the jobs benchmark
@@ -202,6 +202,7 @@ def main() -> int:
     parser.add_argument("--jobs", default="5000", help="project sizes, comma-separated (e.g. 5000,50000)")
     parser.add_argument("--presses", type=int, default=40)
     parser.add_argument("--dir", help="keep generated projects here (default: a temporary folder)")
+    parser.add_argument("--schema", choices=["v4", "v5"], default="v5")
     options = parser.parse_args()
     sizes = [int(n) for n in options.jobs.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
@@ -210,7 +211,7 @@ def main() -> int:
         results = {}
         for jobs in sizes:
             WALL.clear()
-            results[jobs] = run_size(jobs, options.presses, folder)
+            results[jobs] = run_size(jobs, options.presses, folder, options.schema)
             results[jobs]["ok"] = report(jobs, results[jobs])
     ok = all(r["ok"] for r in results.values())
     if len(sizes) > 1:

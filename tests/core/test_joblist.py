@@ -88,3 +88,22 @@ def test_the_rows_of_a_real_sized_project_cover_every_job(tmp_path):
     assert len(rows.first_row) == len(project.jobs)
     for index, row in enumerate(rows.rows):  # a subtree is contiguous and deeper than its root
         assert all(rows.rows[i].depth > row.depth or rows.rows[i].named_parent for i in range(index + 1, row.end))
+
+
+def test_typing_on_narrows_the_last_matches_and_gives_the_same_as_a_fresh_search(demo_project):
+    from tui.core.joblist import JobSearch
+
+    project = load_project(demo_project)
+    search = JobSearch(project.jobs)
+    for query in ("r", "re", "ref", "refine", "ef", "J1", "j10", "", "zzz", "2d cl"):
+        assert search.find(query) == matching(project.jobs, query) == [
+            uid for uid, job in project.jobs.items() if query and query.lower() in
+            f"{uid}\n{job.title}\n{job.type}".lower()], query
+
+
+def test_flat_rows_find_their_jobs():
+    from tui.core.joblist import flat_rows
+
+    rows = flat_rows(["J5", "J9", "J12"])
+    assert len(rows) == 3 and rows.row(1).uid == "J9" and rows.first_row.get("J12") == 2
+    assert rows.first_row.get("J1") is None and not rows.foldable(0)

@@ -9,7 +9,7 @@ otherwise push every label off the pane). Folding and the filter work on these r
 
 from __future__ import annotations
 
-from typing import NamedTuple, Sequence
+from typing import Mapping, NamedTuple, Sequence
 
 from .model import Job, Workspace
 from .project import lineage_order
@@ -166,17 +166,59 @@ class _Flat(Sequence):
         return JobRow(self.uids[index], 0, index + 1)
 
 
+class _FlatIndex(Mapping):
+    """uid → row of a flat list, looked up when asked (building a dict per keystroke cost more)."""
+
+    def __init__(self, uids: list[str]) -> None:
+        self.uids = uids
+
+    def __getitem__(self, uid: str) -> int:
+        try:
+            return self.uids.index(uid)
+        except ValueError:
+            raise KeyError(uid) from None
+
+    def __iter__(self):
+        return iter(self.uids)
+
+    def __len__(self) -> int:
+        return len(self.uids)
+
+
 def flat_rows(uids: list[str]) -> JobRows:
     """One row per job, in the order given (the filter's matches)."""
-    return JobRows(_Flat(uids), {uid: i for i, uid in enumerate(uids)})
+    return JobRows(_Flat(uids), _FlatIndex(uids))
+
+
+class JobSearch:
+    """The filter over a project's jobs: uid, title and type lower-cased once; a query holding the
+    last one (the user typed on) looks only among the last one's matches."""
+
+    def __init__(self, jobs: dict[str, Job]) -> None:
+        self.uids = list(jobs)
+        self.texts = [jobs[uid].search_text for uid in self.uids]
+        self._last: tuple[str, list[int]] = ("", [])
+
+    def find(self, query: str) -> list[str]:
+        """Uids of the jobs whose uid, title or type holds ``query`` (any case), in uid order."""
+        query = query.lower()
+        if not query:
+            return []
+        last, found = self._last
+        if query != last:
+            texts = self.texts
+            if last and last in query:
+                found = [i for i in found if query in texts[i]]
+            else:
+                found = [i for i, text in enumerate(texts) if query in text]
+            self._last = (query, found)
+        uids = self.uids
+        return [uids[i] for i in found]
 
 
 def matching(jobs: dict[str, Job], query: str) -> list[str]:
     """Uids of the jobs whose uid, title or type holds ``query`` (any case), in uid order."""
-    if not query:
-        return []
-    query = query.lower()
-    return [uid for uid, job in jobs.items() if query in job.search_text]
+    return JobSearch(jobs).find(query)
 
 
 def _flatten(top: list, kids: dict[str, list]) -> list[JobRow]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import traceback
 from datetime import datetime
-from functools import partial
 from pathlib import Path
 
 from textual import work
@@ -14,8 +13,15 @@ from textual.worker import Worker, WorkerState
 
 from ..core.config import state_dir
 
-# A thread worker whose failure is reported, never fatal.
-background = partial(work, thread=True, exit_on_error=False)
+def background(method=None, **options):
+    """A thread worker whose failure is reported, never fatal, described by its method's name:
+    Textual would describe it by the repr of every argument, and the repr of a project of
+    50,000 jobs took 40 ms on the UI thread at each call (each highlighted result)."""
+
+    def decorate(function):
+        return work(function, thread=True, exit_on_error=False, description=function.__qualname__, **options)
+
+    return decorate(method) if method is not None else decorate
 
 
 def log_path() -> Path:
