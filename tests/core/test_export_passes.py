@@ -181,3 +181,28 @@ def test_lookup_in_blocks(monkeypatch):
     rows, positions = _lookup(known, queries)
     assert sorted(zip(rows.tolist(), positions.tolist())) == sorted(zip(whole[0].tolist(), whole[1].tolist()))
     assert np.array_equal(known[positions], queries[rows]) and len(rows) >= 5_000
+
+
+def repeat_a_uid(path: Path) -> None:
+    table = np.load(path)
+    table["uid"][7] = table["uid"][3]
+    with open(path, "wb") as f:
+        np.save(f, table)
+
+
+@pytest.mark.parametrize("repeated, message", [
+    ((bench_export.ALIGN_FILE,), rf"{bench_export.ALIGN_FILE}: 1 uid\(s\) occur more than once"),
+    ((bench_export.BLOB_FILE,), rf"{bench_export.BLOB_FILE}: some uids occur more than once"),
+    ((bench_export.BLOB_FILE, bench_export.ALIGN_FILE), rf"{bench_export.ALIGN_FILE}: 1 uid\(s\) occur"),  # pivot first
+])
+def test_repeated_uids_are_refused(bench_project, tmp_path, repeated, message):
+    """The join is on uid: a uid twice in the pivot or in a file joined to it is refused (the
+    pivot named first when both repeat one), nothing written."""
+    work = tmp_path / "P7"
+    shutil.copytree(bench_project, work)
+    for metafile in repeated:
+        repeat_a_uid(work / metafile)
+    project = load_project(work)
+    layout = lay_out_export(project, EditSession(project, "J3").input("particles"), target="J3")
+    with pytest.raises(ExportError, match=f"{message}.*rows cannot be joined on uid"):
+        prepare_export(project, layout)

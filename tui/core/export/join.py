@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -192,17 +193,40 @@ def join_connection(conn: ConnectionLayout, layout: ExportLayout, psizes: dict[s
               if i != conn.primary and not src.order_only and src.match == "uid"]
     matched = [i for i, src in enumerate(conn.sources) if src.match != "uid"]
     indices = [conn.primary, *others, *matched]
-    # uid columns of all sources at once, each sorted as soon as read: reading and numpy release the GIL
+    # All sources at once, on threads (reading and numpy release the GIL): each uid column is read,
+    # sorted as soon as read (the pivot and the files joined on uid; matched files are not), and
+    # a file joined on uid is looked up in the pivot's sorted uids as soon as those are ready.
     found_stats: list[dict[str, list[float]]] = [{} for _ in indices]
-    sorts = 1 + len(others)  # the pivot and the files joined on uid; matched files are not sorted
+    sorts = 1 + len(others)
+    pivot: dict[str, object] = {}
+    pivot_ready = threading.Event()
 
-    def read(k: int, i: int) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
-        uids = _read_uids(conn.sources[i], stats.get(i, {}), found_stats[k])
-        return uids, (_sort_order(uids) if k < sorts else None)
+    def read(k: int, i: int) -> tuple[np.ndarray, tuple[np.ndarray, int] | None]:
+        try:
+            uids = _read_uids(conn.sources[i], stats.get(i, {}), found_stats[k])
+            if k == 0:  # uids are unique (checked below), so no stable sort is needed
+                pivot["perm"], pivot["sorted"] = perm, sorted_uids = _sort_order(uids)
+                pivot["duplicates"] = int(np.count_nonzero(sorted_uids[1:] == sorted_uids[:-1]))
+                return uids, None
+            if k >= sorts:
+                return uids, None
+            presorted = _sort_order(uids)
+            pivot_ready.wait()
+            if pivot.get("duplicates", 1):  # the pivot cannot be joined on: refused below
+                return uids, None
+            rows, pos = _lookup(pivot["sorted"], uids, presorted)  # type: ignore[arg-type]
+            del presorted
+            hits = pivot["perm"][pos]  # type: ignore[index]
+            index = np.full(len(pivot["perm"]), -1, dtype=np.int64)  # type: ignore[arg-type]
+            index[hits] = rows
+            return uids, (index, len(hits))
+        finally:
+            if k == 0:
+                pivot_ready.set()
 
     columns = _parallel([(lambda i=i, k=k: read(k, i)) for k, i in enumerate(indices)])
     uid_columns = [uids for uids, _ in columns]
-    sorted_columns = [found for _, found in columns]
+    lookups = [found for _, found in columns]
     del columns
     spans: dict[str, list[float]] = {}
     for collected in found_stats:
@@ -211,24 +235,20 @@ def join_connection(conn: ConnectionLayout, layout: ExportLayout, psizes: dict[s
                 span = into.setdefault(name, [low, high])
                 span[0], span[1] = min(span[0], low), max(span[1], high)
     u_primary = uid_columns[0]
-    perm, sorted_uids = sorted_columns[0]  # uids are unique (checked below), so no stable sort is needed
-    duplicates = np.count_nonzero(sorted_uids[1:] == sorted_uids[:-1])
+    duplicates = pivot["duplicates"]
     if duplicates:
         raise ExportError(f"{primary.metafile}: {duplicates} uid(s) occur more than once; rows cannot be joined on uid")
+    pivot.clear()
     keep = np.ones(len(u_primary), dtype=bool)
     maps: dict[int, np.ndarray] = {}
     overlaps: list[tuple[SourceLayout, int]] = []
     for k, i in enumerate(others, start=1):
         src = conn.sources[i]
-        rows, pos = _lookup(sorted_uids, uid_columns[k], sorted_columns[k])
-        sorted_columns[k] = None
-        hits = perm[pos]
-        del pos
-        index = np.full(len(u_primary), -1, dtype=np.int64)
-        index[hits] = rows
-        if np.count_nonzero(index >= 0) != len(hits):
+        index, hits = lookups[k]  # type: ignore[misc]
+        lookups[k] = None
+        if np.count_nonzero(index >= 0) != hits:
             raise ExportError(f"{src.metafile}: some uids occur more than once; rows cannot be joined on uid")
-        overlaps.append((src, len(hits)))
+        overlaps.append((src, hits))
         keep &= index >= 0
         maps[i] = index
     matches: dict[int, MatchReport] = {}
@@ -236,7 +256,7 @@ def join_connection(conn: ConnectionLayout, layout: ExportLayout, psizes: dict[s
         index, matches[i] = _match_source(conn, conn.sources[i], uids, u_primary, keep)
         keep &= index >= 0
         maps[i] = index
-    del sorted_uids, uid_columns, sorted_columns, perm
+    del uid_columns, lookups
     kept = np.flatnonzero(keep)
     rows = {conn.primary: kept}
     for i, index in maps.items():
