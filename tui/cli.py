@@ -88,9 +88,13 @@ _use_cache = True
 
 
 def _load(path: str):
+    import gc
+
     from .core.project import load_project
 
-    return load_project(path, cache=_use_cache)
+    project = load_project(path, cache=_use_cache)
+    gc.freeze()  # the project lives as long as the command: later collections need not walk it
+    return project
 
 
 def cmd_jobs(options: argparse.Namespace) -> int:

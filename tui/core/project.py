@@ -11,6 +11,7 @@ import gc
 import heapq
 import os
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
@@ -124,21 +125,15 @@ def read_job_batches(project: Project, first: int = 200, largest: int = 16384) -
     root = str(project.path)
     cache = project.cache
     total, start, size = len(names), 0, first
-    collecting = gc.isenabled()
-    gc.disable()  # tens of thousands of new objects and no garbage: full collections would crawl
-    try:
-        with reader_pool() as pool:
-            while start < total:
-                dirs = [os.path.join(root, name) for name in names[start:start + size]]
-                batch = _read_batch(dirs, cache, pool)
-                start += len(batch)
-                yield batch, start, total
-                size = min(size * 2, largest)
+    with gc_paused(), reader_pool() as pool:
+        while start < total:
+            dirs = [os.path.join(root, name) for name in names[start:start + size]]
+            batch = _read_batch(dirs, cache, pool)
+            start += len(batch)
+            yield batch, start, total
+            size = min(size * 2, largest)
         if cache is not None:
             cache.save()
-    finally:
-        if collecting:
-            gc.enable()
 
 
 def _read_batch(dirs: list[str], cache: SummaryCache | None, pool) -> list[Job]:
@@ -158,8 +153,22 @@ def _read_batch(dirs: list[str], cache: SummaryCache | None, pool) -> list[Job]:
     return jobs
 
 
+@contextmanager
+def gc_paused():
+    """Tens of thousands of new objects and no garbage: the collector's full passes over them
+    would cost more than the work itself."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
+
+
 def finish_loading(project: Project) -> Project:
-    _link_children(project.jobs)
+    with gc_paused():
+        _link_children(project.jobs)
     return project
 
 
