@@ -424,16 +424,16 @@ def _pass_rows(step: int, count: int, staged_bytes: int, budget: int) -> int:
     return min(count, math.ceil(math.ceil(count / passes) / step) * step)
 
 
-def _stage_budget(writer: "_ChunkWriter") -> int:
+def _stage_budget(writer: "_ChunkWriter", readers: int) -> int:
     """Bytes the staging arrays may take: STAGE_SHARE of the output's size, or what keeps the
-    process under MEMORY_SHARE of it (counting the chunk and read buffers still to be filled),
-    whichever is more."""
+    process under MEMORY_SHARE of it (counting the chunk buffers and the ``readers`` read buffers
+    still to be filled), whichever is more."""
     output = writer.total * writer.dtype.itemsize
     budget = max(STAGE_BYTES, int(STAGE_SHARE * output))
     resident = _resident_bytes()
     if resident is None:
         return budget
-    to_come = (2 - writer.allocated) * writer.step * writer.dtype.itemsize + BLOCK_BYTES
+    to_come = (2 - writer.allocated) * writer.step * writer.dtype.itemsize + readers * BLOCK_BYTES
     return max(budget, int(MEMORY_SHARE * output) - resident - to_come)
 
 
@@ -458,7 +458,7 @@ def _write_connection(writer: "_ChunkWriter", join: JoinedConnection, copies: li
     stage_reading = {index: reading if k == 0 else np.empty(BLOCK_BYTES, dtype=np.uint8)
                      for k, index in enumerate(stages)}
     staged = sum(stage.dtype.itemsize for stage in stages.values())
-    per_pass = _pass_rows(writer.step, join.count, staged, _stage_budget(writer) if staged else 0)
+    per_pass = _pass_rows(writer.step, join.count, staged, _stage_budget(writer, len(stages)) if staged else 0)
     for first in range(0, join.count, per_pass):
         last = min(first + per_pass, join.count)
         _parallel([
