@@ -32,7 +32,7 @@ kernel start writing it to disk. The pivot file (the output's row order) is read
 chunks; a file in another order is read in passes, each staging the bytes the output takes from
 it for the next rows of the output, in output order (each file row finds its output row by an
 inverse scatter, no sort), from where the chunks copy them as slices. The staging arrays, sized
-from the output (a quarter of it, or what keeps the process near 0.6 of it), and the uid
+from the output (0.3 of it, or what keeps the process near 0.6 of it), and the uid
 columns (8-16 bytes per source row) are the memory the export takes, whatever the width of the
 files.
 """

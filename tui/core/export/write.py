@@ -43,9 +43,9 @@ Progress = Callable[[int, int], None]  # (rows written, rows in total)
 # output's size, or as much as keeps the process under MEMORY_SHARE of it if that is more (large
 # exports, where the fixed costs weigh less), at least STAGE_BYTES, and more if that took over
 # MAX_PASSES passes. Fewer passes read less: each one reads the whole of those files.
-CHUNK_BYTES = 8 * 2**20
+CHUNK_BYTES = 4 * 2**20
 STAGE_BYTES = 32 * 2**20
-STAGE_SHARE = 0.25
+STAGE_SHARE = 0.3
 MEMORY_SHARE = 0.6
 MAX_PASSES = 8
 
