@@ -351,6 +351,9 @@ def _chunk_rows(dtype: np.dtype, total: int) -> int:
     return max(1, min(total, CHUNK_BYTES // max(dtype.itemsize, 1)))
 
 
+SPARSE = 16  # a file giving fewer than 1/SPARSE of its rows has them sorted in each pass, not inverted
+
+
 @dataclass
 class _Placement:
     """Where the rows of one source go in one connection's output, worked out once for all chunks.
@@ -359,7 +362,8 @@ class _Placement:
     in the same order) the rows of a chunk are read in file order as they are. Otherwise each
     source row is given its output row (``inverse``, -1 for rows not exported): an inverse scatter,
     a tenth of the time of sorting the rows of every pass. Rows repeated (a matched file's row may
-    serve several output rows) have no inverse: the rows of a pass are sorted (stable) instead."""
+    serve several output rows) have no inverse, nor have a few rows of a large file (the inverse
+    would cost more than they): the rows of a pass are sorted (stable) instead."""
 
     rows: np.ndarray
     ascending: bool
@@ -369,6 +373,8 @@ class _Placement:
 def _place(src: SourceLayout, rows: np.ndarray) -> _Placement:
     if len(rows) < 2 or bool(np.all(rows[1:] >= rows[:-1])):
         return _Placement(rows, True)
+    if len(rows) * SPARSE < src.rows:  # a few rows of a large file: sorting them is cheaper than an inverse
+        return _Placement(rows, False)
     inverse = np.full(src.rows, -1, dtype=np.int32 if len(rows) < 2**31 else np.int64)
     inverse[rows] = np.arange(len(rows), dtype=inverse.dtype)
     if np.count_nonzero(inverse >= 0) != len(rows):  # repeated rows: the last one written won
