@@ -20,9 +20,10 @@ from conftest import REPO
 # Lowest first. A module may import its own layer and those before it. A subpackage (export,
 # live) counts as one module; a name absent on disk is simply not checked.
 CORE_LAYERS: tuple[tuple[str, ...], ...] = (
-    ("errors", "atomic", "config", "destination", "filecache", "untrusted"),
+    ("errors", "atomic", "config", "destination", "filecache", "untrusted", "gcpause"),
     ("refs",),
     ("model",),
+    ("fastdoc",),
     ("jobdoc", "csfile", "facts", "uids"),
     ("jobread",),
     ("summarycache",),

@@ -7,11 +7,9 @@ document cannot be used is kept as *broken* with a one-line reason; the rest sti
 
 from __future__ import annotations
 
-import gc
 import heapq
 import os
 import re
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
@@ -19,6 +17,7 @@ from typing import Callable, Iterator
 from . import untrusted
 from .atomic import read_regular_bytes
 from .errors import ProjectError, RefError
+from .gcpause import gc_paused
 from .jobdoc import load_json_bytes
 from .jobread import read_summaries, reader_pool, stat_all
 from .model import Job, OutputGroup, OutputResult, ResolvedResult, Workspace
@@ -151,19 +150,6 @@ def _read_batch(root: str, names: list[str], cache: SummaryCache | None, pool) -
         for job in jobs:
             cache.add(job)
     return jobs
-
-
-@contextmanager
-def gc_paused():
-    """Tens of thousands of new objects and no garbage: the collector's full passes over them
-    would cost more than the work itself."""
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if collecting:
-            gc.enable()
 
 
 def finish_loading(project: Project) -> Project:
