@@ -40,17 +40,18 @@ def jobs_view(project: Project) -> dict[str, Any]:
 
 
 def result_view(result: OutputResult) -> dict[str, Any]:
-    final_rows = result.rows_at(FINAL) if result.complete else None
+    """Tuples as they are (orjson writes them as lists): a job can have 120,000 results."""
+    complete = result.complete
     return {
         "name": result.name,
         "dtype": result.dtype,
         "passthrough": result.passthrough,
-        "complete": result.complete,
-        "versions": list(result.versions),
-        "num_items": final_rows,
-        "num_items_per_version": list(result.num_items),
-        "metafiles": list(result.metafiles),
-        "ref": str(result.ref()),
+        "complete": complete,
+        "versions": result.versions,
+        "num_items": result.rows_at(FINAL) if complete else None,
+        "num_items_per_version": result.num_items,
+        "metafiles": result.metafiles,
+        "ref": f"{result.job}.{result.output}.{result.name}.{FINAL}",
     }
 
 
