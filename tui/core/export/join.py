@@ -442,7 +442,10 @@ def _order_by(order_source: SourceLayout, uids: np.ndarray) -> tuple[np.ndarray,
     rows, pos = _lookup(reference[perm], uids)
     rank = len(reference) + np.arange(len(uids))  # uids the order file lacks keep their order, last
     rank[rows] = perm[pos]
-    return np.argsort(rank, kind="stable"), len(rows)
+    # the ranks are distinct (the uids are), so their order is an inverse scatter, not a sort
+    slots = np.full(len(reference) + len(uids), -1, dtype=np.int64)
+    slots[rank] = np.arange(len(uids))
+    return slots[slots >= 0], len(rows)
 
 
 def _no_rows_message(conn: ConnectionLayout, primary: SourceLayout, overlaps: list[tuple[SourceLayout, int]],
