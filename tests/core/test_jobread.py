@@ -121,3 +121,22 @@ def test_usable_documents_of_both_schemas_take_the_fast_path(demo_project, refer
     for uid, data in usable:
         jobread.summary_from_bytes(uid, data)
     assert fell_back == []
+
+
+def test_files_that_come_fast_are_read_here_and_slow_ones_by_the_pool(tmp_path, monkeypatch):
+    """Threads only pay where opens are slow (a network filesystem): on a local disk, threads
+    taking turns at the GIL halved the decoding speed."""
+    import time
+
+    from projectgen import generate_project
+
+    dirs = [str(p) for p in sorted(generate_project(tmp_path / "P1", num_jobs=40, schema="v4").glob("J*"))]
+    with jobread.Readers() as readers:
+        local = jobread.read_summaries(dirs, readers)
+        assert readers.parallel is False and readers.pool is None
+    original = jobread.read_job_file
+    monkeypatch.setattr(jobread, "read_job_file", lambda path: (time.sleep(0.002), original(path))[1])
+    with jobread.Readers() as readers:
+        slow = jobread.read_summaries(dirs, readers)
+        assert readers.parallel is True and readers.pool is not None
+    assert [j.uid for j in slow] == [j.uid for j in local] and [j.title for j in slow] == [j.title for j in local]

@@ -14,6 +14,9 @@ from __future__ import annotations
 import errno
 import os
 import threading
+import time
+from collections import deque
+from itertools import islice
 from sys import intern  # types, statuses, versions, workspaces repeat across 50,000 jobs: one copy each
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
@@ -30,6 +33,8 @@ from .jobdoc import V4_KEYS, job_from_bytes, parse_date, parse_io
 from .model import InputGroup, Job, OutputGroup
 
 READERS = 16  # threads: enough to hide ~5 ms per open on NFS/Lustre, few enough for a laptop
+PROBE = 16  # files read one by one first, timed: do they come slowly enough for threads to help?
+SLOW_OPEN = 0.0003  # seconds per file above which the pool reads (a page-cache read takes ~0.03 ms)
 KEEP_PARSED = 256  # jobs whose parsed inputs/outputs are kept (the rest are read again on use)
 
 # What identifies one version of a job.json: size, mtime and ctime (ns), inode.
@@ -131,16 +136,35 @@ def _without_io(job: Job) -> Job:
 def read_summary(job_dir: str) -> Job:
     """One job's summary (``job_dir``: the job's folder), with where to read its inputs and
     outputs from later."""
+    return summary_of(read_document(job_dir))
+
+
+# What a reading thread hands back: the job folder's name, its job.json's path, and the bytes and
+# stamp read, or the error met.
+Read = tuple[str, str, bytes | None, Stamp | None, OSError | None]
+
+
+def read_document(job_dir: str) -> Read:
+    """The I/O half of reading a job (what the pool's threads do: it releases the GIL)."""
     uid = os.path.basename(job_dir)
     path = os.path.join(job_dir, "job.json")
     try:
         data, stamp = read_job_file(path)
-    except FileNotFoundError:
-        return Job(uid, error="job.json is missing")
     except OSError as exc:
-        if exc.errno == errno.EINVAL and exc.strerror and exc.strerror.startswith("is "):
-            return Job(uid, error=f"job.json {exc.strerror}")  # a FIFO, socket or device
-        return Job(uid, error=f"job.json cannot be read ({exc.strerror or exc})")
+        return uid, path, None, None, exc
+    return uid, path, data, stamp, None
+
+
+def summary_of(read: Read) -> Job:
+    """The decoding half (done by one thread: decoding holds the GIL, and sixteen threads taking
+    turns at it ran at half the speed of one)."""
+    uid, path, data, stamp, error = read
+    if error is not None:
+        if isinstance(error, FileNotFoundError):
+            return Job(uid, error="job.json is missing")
+        if error.errno == errno.EINVAL and error.strerror and error.strerror.startswith("is "):
+            return Job(uid, error=f"job.json {error.strerror}")  # a FIFO, socket or device
+        return Job(uid, error=f"job.json cannot be read ({error.strerror or error})")
     return with_source(summary_from_bytes(uid, data), path, stamp)
 
 
@@ -153,8 +177,39 @@ def with_source(job: Job, path: str, stamp: Stamp) -> Job:
     return job
 
 
-def reader_pool() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="csrebind-read")
+class Readers:
+    """Where files are read: in this thread while they come fast (a local disk, the page cache:
+    threads taking turns at the GIL only slow the decoding down), by a pool of threads once the
+    first files show a latency worth hiding (a network filesystem). Decided once, by timing the
+    first ``PROBE`` files; a context manager (the pool is shut down on exit)."""
+
+    def __init__(self) -> None:
+        self.pool: ThreadPoolExecutor | None = None
+        self.parallel: bool | None = None  # undecided until the first files are timed
+
+    def __enter__(self) -> "Readers":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True)
+
+    def map(self, function, items: list, chunked) -> list:
+        """``[function(item) for item in items]`` in order (``chunked(items, pool)`` when parallel)."""
+        results = []
+        if self.parallel is None:
+            probe, items = items[:PROBE], items[PROBE:]
+            start = time.perf_counter()
+            results = [function(item) for item in probe]
+            if probe:
+                self.parallel = (time.perf_counter() - start) / len(probe) > SLOW_OPEN
+        if not items:
+            return results
+        if not self.parallel:
+            return results + [function(item) for item in items]
+        if self.pool is None:
+            self.pool = ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="csrebind-read")
+        return results + chunked(items, self.pool)
 
 
 # Files per task handed to a thread: one task per file costs more in the pool than a local stat.
@@ -163,21 +218,47 @@ CHUNK = 64
 
 def in_pool(function, items: list, pool: ThreadPoolExecutor) -> list:
     """``[function(item) for item in items]``, in order, spread over the pool in chunks."""
-    if len(items) <= CHUNK:
-        return [function(item) for item in items]
     size = max(CHUNK // 4, min(CHUNK, -(-len(items) // READERS)))
     chunks = [items[i:i + size] for i in range(0, len(items), size)]
     return [result for chunk in pool.map(lambda part: [function(item) for item in part], chunks) for result in chunk]
 
 
-def stat_all(paths: list[str], pool: ThreadPoolExecutor) -> list[Stamp | None]:
-    """The stamps of ``paths`` (None for a missing or non-regular file), stat'ed concurrently."""
-    return in_pool(_stamp_or_none, paths, pool)
+def stat_all(paths: list[str], readers: Readers) -> list[Stamp | None]:
+    """The stamps of ``paths`` (None for a missing or non-regular file)."""
+    return readers.map(_stamp_or_none, paths, lambda items, pool: in_pool(_stamp_or_none, items, pool))
 
 
-def read_summaries(job_dirs: list[str], pool: ThreadPoolExecutor) -> list[Job]:
-    """The summaries of ``job_dirs``, in order, read concurrently."""
-    return in_pool(read_summary, job_dirs, pool)
+def read_summaries(job_dirs: list[str], readers: Readers) -> list[Job]:
+    """The summaries of ``job_dirs``, in order."""
+    probe_reads = readers.map(read_document, job_dirs[:PROBE], None) if readers.parallel is None else []
+    rest = job_dirs[len(probe_reads):]
+    jobs = list(map(summary_of, probe_reads))
+    if readers.parallel:
+        return jobs + _pipelined(rest, readers)
+    return jobs + [summary_of(read_document(d)) for d in rest]
+
+
+def _pipelined(job_dirs: list[str], readers: Readers) -> list[Job]:
+    """The pool's threads read the files (a few chunks ahead, so that only that many documents
+    are held at once) while this thread decodes them."""
+    if readers.pool is None:
+        readers.pool = ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="csrebind-read")
+    pool = readers.pool
+    size = max(CHUNK // 4, min(CHUNK, -(-len(job_dirs) // READERS)))
+    chunks = iter([job_dirs[i:i + size] for i in range(0, len(job_dirs), size)])
+    pending = deque(pool.submit(_read_chunk, chunk) for chunk in islice(chunks, 2 * READERS))
+    jobs: list[Job] = []
+    while pending:
+        reads = pending.popleft().result()
+        following = next(chunks, None)
+        if following is not None:
+            pending.append(pool.submit(_read_chunk, following))
+        jobs.extend(map(summary_of, reads))
+    return jobs
+
+
+def _read_chunk(job_dirs: list[str]) -> list[Read]:
+    return [read_document(job_dir) for job_dir in job_dirs]
 
 
 def _stamp_or_none(path: str) -> Stamp | None:

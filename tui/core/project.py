@@ -19,7 +19,7 @@ from .atomic import read_regular_bytes
 from .errors import ProjectError, RefError
 from .gcpause import gc_paused
 from .jobdoc import load_json_bytes
-from .jobread import read_summaries, reader_pool, stat_all
+from .jobread import Readers, read_summaries, stat_all
 from .model import Job, OutputGroup, OutputResult, ResolvedResult, Workspace
 from .refs import ResultRef
 from .summarycache import SummaryCache
@@ -124,9 +124,9 @@ def read_job_batches(project: Project, first: int = 200, largest: int = 16384) -
     root = str(project.path)
     cache = project.cache
     total, start, size = len(names), 0, first
-    with gc_paused(), reader_pool() as pool:
+    with gc_paused(), Readers() as readers:
         while start < total:
-            batch = _read_batch(root, names[start:start + size], cache, pool)
+            batch = _read_batch(root, names[start:start + size], cache, readers)
             start += len(batch)
             yield batch, start, total
             size = min(size * 2, largest)
@@ -134,15 +134,15 @@ def read_job_batches(project: Project, first: int = 200, largest: int = 16384) -
             cache.save()
 
 
-def _read_batch(root: str, names: list[str], cache: SummaryCache | None, pool) -> list[Job]:
+def _read_batch(root: str, names: list[str], cache: SummaryCache | None, readers: Readers) -> list[Job]:
     dirs = [f"{root}{os.sep}{name}" for name in names]  # os.path.join costs more, 50,000 times
     if cache is None or cache.was_empty:
-        jobs = read_summaries(dirs, pool)
+        jobs = read_summaries(dirs, readers)
     else:
         paths = [f"{d}{os.sep}job.json" for d in dirs]
-        jobs = [cache.job(name, path, stamp) for name, path, stamp in zip(names, paths, stat_all(paths, pool))]
+        jobs = [cache.job(name, path, stamp) for name, path, stamp in zip(names, paths, stat_all(paths, readers))]
         missing = [i for i, job in enumerate(jobs) if job is None]
-        for i, job in zip(missing, read_summaries([dirs[i] for i in missing], pool)):
+        for i, job in zip(missing, read_summaries([dirs[i] for i in missing], readers)):
             jobs[i] = job
             cache.add(job)
         return jobs
