@@ -47,12 +47,12 @@ class ProjectOpened(Message):
 @dataclass
 class JobsRead(Message):
     """A batch of jobs read from disk, in uid order, and the jobs pane's rows of every job so far
-    (lineage, at depth cap ``cap``)."""
+    (lineage, at depth cap ``cap``; None when the list is not redrawn for this batch)."""
 
     jobs: list[Job]
     done: int
     total: int
-    rows: JobRows
+    rows: JobRows | None
     cap: int
 
 

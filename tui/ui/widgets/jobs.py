@@ -123,7 +123,9 @@ class JobList(ScrollView, can_focus=True):
         self.cap = MAX_DEPTH  # the depth rows are flattened at, from the pane's width
         self.by_workspace = False
         self.folded: set[str] = set()  # uids (and workspace headings) folded, kept across rebuilds
-        self._views: dict[tuple[bool, int], JobRows] = {}  # rows of each view already computed
+        # Rows of each view already made, by (grouped, depth cap, number of jobs): while a project
+        # is read, rows made for fewer jobs must never be shown again.
+        self._views: dict[tuple[bool, int, int], JobRows] = {}
         self._lines: dict[tuple, Strip] = {}
 
     # --- what is shown ---------------------------------------------------------------------
@@ -139,7 +141,7 @@ class JobList(ScrollView, can_focus=True):
         if project is not self.project:
             self._views = {}
         self.project, self.jobs, self.by_workspace = project, project.jobs, by_workspace
-        key = (by_workspace, 0 if by_workspace else self.cap)
+        key = (by_workspace, 0 if by_workspace else self.cap, len(self.jobs))
         if key not in self._views:
             self._views[key] = workspace_rows(self.jobs, project.workspaces) if by_workspace else lineage_rows(self.jobs, self.cap)
         self.show(self._views[key])
@@ -147,7 +149,7 @@ class JobList(ScrollView, can_focus=True):
     def add_view(self, project: Project, by_workspace: bool, rows: JobRows) -> None:
         """Rows of a view computed elsewhere (the reading worker), kept for when it is shown."""
         if project is self.project:
-            self._views[(by_workspace, 0 if by_workspace else self.cap)] = rows
+            self._views[(by_workspace, 0 if by_workspace else self.cap, len(project.jobs))] = rows
 
     def show_lineage(self, project: Project, rows: JobRows, cap: int) -> None:
         """Rows computed elsewhere (the reading worker) for ``project``'s jobs so far."""
@@ -157,7 +159,7 @@ class JobList(ScrollView, can_focus=True):
         if cap != self.cap:  # the pane was resized meanwhile
             self.populate(project, self.by_workspace)
             return
-        self._views[(False, cap)] = rows
+        self._views[(False, cap, len(project.jobs))] = rows
         if not self.by_workspace:
             self.show(rows)
 
