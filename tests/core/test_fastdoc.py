@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tui.core import fastdoc
-from tui.core.jobdoc import _per_version_counts, detect_schema, parse_inputs, parse_outputs
+from tui.core.jobdoc import detect_schema, parse_inputs, parse_outputs
 from tui.core.untrusted import Invalid
 
 
@@ -19,7 +19,7 @@ def careful(raw: bytes, uid: str, schema: str):
 
 
 def fast(raw: bytes, uid: str, schema: str):
-    outputs, inputs = fastdoc.fast_io(raw, uid, schema, _per_version_counts)
+    outputs, inputs = fastdoc.fast_io(raw, uid, schema)
     return outputs, parse_inputs(inputs, schema)
 
 

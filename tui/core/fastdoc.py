@@ -20,43 +20,38 @@ from .gcpause import gc_paused
 from .model import OutputGroup, OutputResult
 from .untrusted import MAX_NAME
 
-Name = Annotated[str, Meta(min_length=1, max_length=MAX_NAME, pattern=r"^[\x20-\x7e]+$")]
-Text = Annotated[str, Meta(max_length=200, pattern=r"^[\x20-\x7e]*$")]
-GroupType = Annotated[str, Meta(max_length=100, pattern=r"^[\x20-\x7e]*$")]
 UInt = Annotated[int, Meta(ge=0, le=2**63 - 1)]  # msgspec bounds stop at int64; the rest goes the careful way
-# Relative, inside the project, printable ASCII, one component or several of at most 255
-# characters: what untrusted.relative_paths takes on its fast path and returns unchanged.
-Metafile = Annotated[str, Meta(min_length=1, max_length=MAX_NAME,
-                               pattern=r"^(?!.*\.\.)[\x20-\x2d\x30-\x5b\x5d-\x7e](?!:)[\x20-\x7e]*$")]
 
 
 class NotFast(Exception):
     """The document needs the careful parse (which may well accept it)."""
 
 
-class _Result(msgspec.Struct):
-    name: Name
+# Strings are checked after decoding, all of a kind at once (a regex per string cost more than
+# the whole decoding): see _check_strings.
+class _Result(msgspec.Struct, gc=False):
+    name: str
     versions: list[UInt] = []
-    metafiles: list[Metafile] = []
+    metafiles: list[str] = []
     num_items: list[UInt | None] | UInt | None = None
     passthrough: bool = False
-    type: Text = ""  # v4: "particle.blob"
-    dtype: Text = ""  # v5: "blob"
+    type: str = ""  # v4: "particle.blob"
+    dtype: str = ""  # v5: "blob"
 
 
-class _V4Result(_Result):
-    group_name: Name = ""
+class _V4Result(_Result, gc=False):
+    group_name: str = ""
 
 
 class _Group(msgspec.Struct):
-    type: GroupType = ""
-    title: Text = ""
+    type: str = ""
+    title: str = ""
     num_items: UInt | None = None
     passthrough: Any = None
 
 
 class _V4Group(_Group):
-    name: Name = ""
+    name: str = ""
 
 
 class _V5Output(_Group):
@@ -70,7 +65,7 @@ class _V4Outputs(msgspec.Struct):
 
 
 class _V5Spec(msgspec.Struct):
-    outputs: dict[Name, _V5Output] = {}
+    outputs: dict[str, _V5Output] = {}
     inputs: Any = None
 
 
@@ -81,7 +76,7 @@ class _V5Outputs(msgspec.Struct):
 _DECODERS = {"v4": msgspec.json.Decoder(_V4Outputs), "v5": msgspec.json.Decoder(_V5Outputs)}
 
 
-def fast_io(raw: bytes, job_uid: str, schema: str | None, per_version_counts) -> tuple[tuple[OutputGroup, ...], dict]:
+def fast_io(raw: bytes, job_uid: str, schema: str | None) -> tuple[tuple[OutputGroup, ...], dict]:
     """The outputs of ``raw``, and its inputs section as a document for jobdoc.parse_inputs
     (raises NotFast when the careful parse must decide)."""
     decoder = _DECODERS.get(schema or "")
@@ -93,9 +88,13 @@ def fast_io(raw: bytes, job_uid: str, schema: str | None, per_version_counts) ->
     except (msgspec.DecodeError, RecursionError, ValueError):  # ValidationError is a DecodeError
         raise NotFast from None
     if schema == "v5":
-        outputs = tuple(_output(job_uid, name, out, out.results, lambda r: r.dtype, per_version_counts)
-                        for name, out in document.spec.outputs.items())
+        named = document.spec.outputs
+        results = [r for out in named.values() for r in out.results]
+        _check_strings(list(named), named.values(), results, "dtype")
+        outputs = tuple(_output(job_uid, name, out, out.results, lambda r: r.dtype) for name, out in named.items())
         return outputs, {"spec": {"inputs": document.spec.inputs}}
+    _check_strings([r.group_name for r in document.output_results] + [g.name for g in document.output_result_groups],
+                   document.output_result_groups, document.output_results, "type")
     by_group: dict[str, list[_V4Result]] = {}
     for result in document.output_results:
         if not result.group_name:
@@ -105,16 +104,52 @@ def fast_io(raw: bytes, job_uid: str, schema: str | None, per_version_counts) ->
     for group in document.output_result_groups:
         if not group.name:
             raise NotFast
-        groups.append(_output(job_uid, group.name, group, by_group.get(group.name, ()), _bare_type,
-                              per_version_counts))
+        groups.append(_output(job_uid, group.name, group, by_group.get(group.name, ()), _bare_type))
     return tuple(groups), {"input_slot_groups": document.input_slot_groups}
+
+
+def _check_strings(group_names: list[str], groups, results: list[_Result], dtype_key: str) -> None:
+    """What untrusted.name / text / relative_paths would take unchanged, checked for all strings of
+    a kind at once, more strictly (printable ASCII): anything else raises NotFast."""
+    names = group_names + [r.name for r in results]
+    if names and not (0 < min(map(len, names)) and max(map(len, names)) <= MAX_NAME and _plain("".join(names))):
+        raise NotFast
+    dtypes = [getattr(r, dtype_key) for r in results]
+    group_types = [g.type for g in groups]
+    titles = [g.title for g in groups]
+    for texts, limit in ((dtypes, 200), (group_types, 100), (titles, 200)):
+        if texts and not (max(map(len, texts)) <= limit and _plain("".join(texts))):
+            raise NotFast
+    paths = [path for r in results for path in r.metafiles]
+    if paths and not _plain_paths(paths):
+        raise NotFast
+
+
+def _plain(text: str) -> bool:
+    return text.isascii() and text.isprintable()
+
+
+def _plain_paths(paths: list[str]) -> bool:
+    """Relative, inside the project, printable ASCII, at most MAX_NAME characters each: the fast
+    path of untrusted.relative_paths, which returns such paths unchanged."""
+    joined = "/".join(paths)
+    return (_plain(joined) and ".." not in joined and 0 < min(map(len, paths)) and max(map(len, paths)) <= MAX_NAME
+            and not any(p[0] in "/\\." or p[1:2] == ":" for p in paths))
 
 
 def _bare_type(result: _Result) -> str:
     return result.type.split(".", 1)[1] if "." in result.type else result.type
 
 
-def _output(job_uid: str, name: str, group: _Group, results, dtype_of, per_version_counts) -> OutputGroup:
+def _counts(value, num_versions: int) -> tuple[int | None, ...]:
+    """jobdoc._per_version_counts for values the decoder has checked already."""
+    if isinstance(value, list):
+        counts = tuple(value[:num_versions])
+        return counts + (None,) * (num_versions - len(counts))
+    return (None,) * (num_versions - 1) + (value,) if num_versions else ()
+
+
+def _output(job_uid: str, name: str, group: _Group, results, dtype_of) -> OutputGroup:
     passthrough = group.passthrough
     if passthrough is not None and not isinstance(passthrough, str):
         passthrough = None
@@ -125,7 +160,7 @@ def _output(job_uid: str, name: str, group: _Group, results, dtype_of, per_versi
         raise NotFast
     parsed = tuple(
         OutputResult(job_uid, name, r.name, dtype_of(r), group.type, r.passthrough, tuple(r.versions),
-                     tuple(r.metafiles), per_version_counts(r.num_items, len(r.versions), "num_items"))
+                     tuple(r.metafiles), _counts(r.num_items, len(r.versions)))
         for r in results
     )
     return OutputGroup(job_uid, name, group.type, group.title, group.num_items, parsed, passthrough)

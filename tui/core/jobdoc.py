@@ -120,7 +120,7 @@ def parse_io(raw: bytes, job_uid: str, schema: str | None) -> tuple[tuple[Output
 def _parse_io(raw: bytes, job_uid: str, schema: str | None) -> tuple[tuple[OutputGroup, ...], tuple[InputGroup, ...]]:
     """Typed structs first (:mod:`fastdoc`); the value-by-value checks when they cannot decide."""
     try:
-        outputs, inputs = fast_io(raw, job_uid, schema, _per_version_counts)
+        outputs, inputs = fast_io(raw, job_uid, schema)
     except NotFast:  # the careful way: it accepts the document or says where it is wrong
         document = load_json_bytes(raw)
         return parse_outputs(document, job_uid, schema), parse_inputs(document, schema)
