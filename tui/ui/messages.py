@@ -59,10 +59,9 @@ class JobsRead(Message):
 @dataclass
 class ProjectRead(Message):
     """Every job has been read; ``journal`` holds unsaved sessions from an earlier run (each a
-    FoundJournal); ``by_workspace``: the jobs pane's rows grouped by workspace."""
+    FoundJournal)."""
 
     journal: list
-    by_workspace: JobRows
 
 
 @dataclass

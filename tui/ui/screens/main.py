@@ -23,7 +23,7 @@ from ...core.commands import BY_ID, CommandSpec, parse_command
 from ...core.errors import CommandError, CsRebindError
 from ...core.journal import FoundJournal, JournalSnapshot, find_journals
 from ...core.model import OutputResult
-from ...core.joblist import lineage_rows, workspace_rows
+from ...core.joblist import lineage_rows
 from ...core.model import Job
 from ...core.project import Project, finish_loading, open_project, read_job_batches
 from ...core.refs import SlotAddress
@@ -44,8 +44,9 @@ from .dialogs import Confirm, Message
 from .restore import JournalRestore
 
 
-# While a project is read, the jobs list is redrawn with every job so far at most this often (and
-# for the first and last batch): making the rows of 50,000 jobs costs ~0.4 s each time.
+# While a project is read, the jobs list is redrawn with every job so far at most this often, and
+# less often when making the rows takes long (~0.4 s for 50,000 jobs); always for the first and
+# last batch.
 ROWS_EVERY = 0.5
 
 
@@ -127,21 +128,24 @@ class MainScreen(ReportsWorkerFailures, MainCommands, Screen):
             project = open_project(self.project_path, cache=self.app.settings.summary_cache)
             self.post_message(ProjectOpened(project))
             seen: dict[str, Job] = {}  # the jobs so far; the rows of the jobs pane are made here, off the UI thread
-            shown = 0.0  # when rows were last made: at most every ROWS_EVERY seconds, and for the last batch
+            due, began = 0.0, time.monotonic()  # when rows are next made (and always for the last batch)
             for batch, done, total in read_job_batches(project):
                 if worker.is_cancelled:
                     return
                 seen.update((job.uid, job) for job in batch)
                 cap, rows = self.jobs_pane.tree.cap, None
-                if done == total or time.monotonic() - shown >= ROWS_EVERY:
-                    rows, shown = lineage_rows(seen, cap), time.monotonic()
+                now = time.monotonic()
+                left = (now - began) / done * (total - done)  # seconds of reading still to come, roughly
+                if done == total or (now >= due and left > ROWS_EVERY):
+                    rows = lineage_rows(seen, cap)
+                    # making them takes at most a third of the time: reading goes on meanwhile
+                    due = time.monotonic() + max(ROWS_EVERY, 2 * (time.monotonic() - now))
                 self.post_message(JobsRead(batch, done, total, rows, cap))
-            by_workspace = workspace_rows(seen, project.workspaces)
         except CsRebindError as exc:
             self.app.call_from_thread(self.app.exit, return_code=1, message=f"csrebind: {exc}")
             return
         # journals of ended windows, claimed
-        self.post_message(ProjectRead(find_journals(project.path), by_workspace))
+        self.post_message(ProjectRead(find_journals(project.path)))
 
     @on(ProjectOpened)
     def _opened(self, event: ProjectOpened) -> None:
@@ -168,7 +172,6 @@ class MainScreen(ReportsWorkerFailures, MainCommands, Screen):
         project = finish_loading(self.project)
         self.query_one("#loading").display = False
         tree = self.jobs_pane.tree
-        tree.add_view(project, True, event.by_workspace)
         if self.by_workspace or not len(tree.rows):
             tree.populate(project, self.by_workspace)
         building = project.most_recent_building()

@@ -146,11 +146,6 @@ class JobList(ScrollView, can_focus=True):
             self._views[key] = workspace_rows(self.jobs, project.workspaces) if by_workspace else lineage_rows(self.jobs, self.cap)
         self.show(self._views[key])
 
-    def add_view(self, project: Project, by_workspace: bool, rows: JobRows) -> None:
-        """Rows of a view computed elsewhere (the reading worker), kept for when it is shown."""
-        if project is self.project:
-            self._views[(by_workspace, 0 if by_workspace else self.cap, len(project.jobs))] = rows
-
     def show_lineage(self, project: Project, rows: JobRows, cap: int) -> None:
         """Rows computed elsewhere (the reading worker) for ``project``'s jobs so far."""
         if project is not self.project:
