@@ -23,6 +23,7 @@ from cryosparc.dataset import Dataset
 
 from conftest import REALDATA, REPO
 from tui.core.export import write as export_write
+from tui.core.export import rows as export_rows
 from tui.demo.project import BOX_FULL, PSIZE_CROP, PSIZE_FULL
 from tui.demo.docgen import (
     CRYOSPARC_VERSION, DocConnection, DocConnResult, DocInput, DocJob, DocOutput, DocProject, DocResult,
@@ -340,9 +341,9 @@ def test_interrupted_write_leaves_nothing(demo, tmp_path, monkeypatch, out_exist
     out = tmp_path / "out" / "deeper"
     if out_exists:
         out.mkdir(parents=True)
-    monkeypatch.setattr(export_write, "CHUNK_BYTES", 20_000)  # ~35 rows a chunk: many chunks
-    monkeypatch.setattr(export_write, "MAX_PASSES", 10**6)
-    real_write = export_write._write_chunk
+    monkeypatch.setattr(export_rows, "CHUNK_BYTES", 20_000)  # ~35 rows a chunk: many chunks
+    monkeypatch.setattr(export_rows, "MAX_PASSES", 10**6)
+    real_write = export_rows._write_chunk
     calls = []
 
     def interrupted(handle, chunk):
@@ -351,7 +352,7 @@ def test_interrupted_write_leaves_nothing(demo, tmp_path, monkeypatch, out_exist
             raise KeyboardInterrupt
         real_write(handle, chunk)
 
-    monkeypatch.setattr(export_write, "_write_chunk", interrupted)
+    monkeypatch.setattr(export_rows, "_write_chunk", interrupted)
     session = full_size_session(demo)
     with pytest.raises(KeyboardInterrupt):
         run_export(demo, session.input("particles"), out, NAME)
@@ -365,8 +366,8 @@ def test_interrupted_write_leaves_nothing(demo, tmp_path, monkeypatch, out_exist
 def test_ctrl_c_in_the_main_thread_stops_the_writer(demo, tmp_path, monkeypatch):
     """Ctrl-C arrives in the main thread while the writer thread may be writing: the writer is
     stopped before the temporary file is removed, and no thread is left behind."""
-    monkeypatch.setattr(export_write, "CHUNK_BYTES", 20_000)
-    monkeypatch.setattr(export_write, "MAX_PASSES", 10**6)
+    monkeypatch.setattr(export_rows, "CHUNK_BYTES", 20_000)
+    monkeypatch.setattr(export_rows, "MAX_PASSES", 10**6)
 
     def progress(done, total):
         if done > 100:
@@ -402,8 +403,8 @@ def test_output_permissions_follow_the_umask(demo, tmp_path):
 
 
 def test_progress_reports_every_row(demo, tmp_path, monkeypatch):
-    monkeypatch.setattr(export_write, "CHUNK_BYTES", 100_000)
-    monkeypatch.setattr(export_write, "MAX_PASSES", 10**6)
+    monkeypatch.setattr(export_rows, "CHUNK_BYTES", 100_000)
+    monkeypatch.setattr(export_rows, "MAX_PASSES", 10**6)
     seen = []
     session = full_size_session(demo)
     run_export(demo, session.input("particles"), tmp_path, NAME, progress=lambda done, total: seen.append((done, total)))

@@ -21,7 +21,7 @@ import pytest
 
 from test_export import unchanged  # noqa: F401 (fixture)
 from tui.core.errors import ExportError
-from tui.core.export import MatchSpec, join as export_join, lay_out_export, prepare_export, write as export_write
+from tui.core.export import MatchSpec, join as export_join, lay_out_export, prepare_export, rows as export_rows, write as export_write
 from tui.core.export.join import _lookup, _sort_order
 from tui.core.project import load_project
 from tui.core.session import EditSession
@@ -52,24 +52,24 @@ def export_bytes(root: Path, out: Path, *, paths: str = "keep", match: MatchSpec
 
 def many_passes(monkeypatch, passes: int = 12) -> None:
     """Cut the write small: chunks of a few dozen rows, ~``passes`` passes, blocks of ~80 rows."""
-    monkeypatch.setattr(export_write, "CHUNK_BYTES", 20_000)
-    monkeypatch.setattr(export_write, "STAGE_BYTES", 1)
-    monkeypatch.setattr(export_write, "STAGE_SHARE", 0.0)
-    monkeypatch.setattr(export_write, "MEMORY_SHARE", 0.0)
-    monkeypatch.setattr(export_write, "MAX_PASSES", passes)
-    monkeypatch.setattr(export_write, "BLOCK_BYTES", 20_000)
+    monkeypatch.setattr(export_rows, "CHUNK_BYTES", 20_000)
+    monkeypatch.setattr(export_rows, "STAGE_BYTES", 1)
+    monkeypatch.setattr(export_rows, "STAGE_SHARE", 0.0)
+    monkeypatch.setattr(export_rows, "MEMORY_SHARE", 0.0)
+    monkeypatch.setattr(export_rows, "MAX_PASSES", passes)
+    monkeypatch.setattr(export_rows, "BLOCK_BYTES", 20_000)
     monkeypatch.setattr(export_join, "BLOCK_BYTES", 20_000)
 
 
 def passes_counted(monkeypatch) -> list[tuple[int, int]]:
     """(first, last) output rows of every pass that stages the bytes of a file."""
-    seen, real = [], export_write._fill_stage
+    seen, real = [], export_rows._fill_stage
 
     def fill_stage(stage, src, place, first, last, *args):
         seen.append((first, last))
         return real(stage, src, place, first, last, *args)
 
-    monkeypatch.setattr(export_write, "_fill_stage", fill_stage)
+    monkeypatch.setattr(export_rows, "_fill_stage", fill_stage)
     return seen
 
 
@@ -81,7 +81,7 @@ def test_many_passes_write_the_same_bytes(bench_project, tmp_path, monkeypatch, 
     passes = passes_counted(monkeypatch)
     many_passes(monkeypatch)
     if sorted_rows:  # the rows of each pass sorted, as for a few rows of a large file
-        monkeypatch.setattr(export_write, "SPARSE", 10**9)
+        monkeypatch.setattr(export_rows, "SPARSE", 10**9)
     again = export_bytes(bench_project, tmp_path / "many", paths=paths)
     assert len({first for first, _ in passes}) >= 8  # two staged files, each in 8 passes or more
     assert hashlib.sha256(again).hexdigest() == hashlib.sha256(once).hexdigest()
@@ -118,7 +118,7 @@ def test_repeated_rows_of_a_matched_file_in_many_passes(tmp_path, monkeypatch, u
 
     once = matched(tmp_path / "once")
     many_passes(monkeypatch)
-    monkeypatch.setattr(export_write, "CHUNK_BYTES", 2_000)  # the test project is small: chunks of a few rows
+    monkeypatch.setattr(export_rows, "CHUNK_BYTES", 2_000)  # the test project is small: chunks of a few rows
     passes = passes_counted(monkeypatch)
     assert matched(tmp_path / "many") == once
     assert len(passes) >= 2
@@ -144,11 +144,11 @@ def test_a_file_that_shrinks_while_exporting_is_reported(bench_project, tmp_path
 
 
 def test_pass_rows_are_whole_chunks_within_the_budget(monkeypatch):
-    monkeypatch.setattr(export_write, "MAX_PASSES", 8)
-    assert export_write._pass_rows(100, 1000, 10, 10**9) == 1000  # fits: one pass
-    rows = export_write._pass_rows(100, 1000, 10, 2_500)  # 10,000 bytes in 2,500-byte passes: 4 passes
+    monkeypatch.setattr(export_rows, "MAX_PASSES", 8)
+    assert export_rows._pass_rows(100, 1000, 10, 10**9) == 1000  # fits: one pass
+    rows = export_rows._pass_rows(100, 1000, 10, 2_500)  # 10,000 bytes in 2,500-byte passes: 4 passes
     assert rows == 300 and rows % 100 == 0
-    assert export_write._pass_rows(100, 10_000, 10, 1) == 1300  # at most MAX_PASSES passes, whatever the budget
+    assert export_rows._pass_rows(100, 10_000, 10, 1) == 1300  # at most MAX_PASSES passes, whatever the budget
 
 
 def sorted_like_argsort(values: np.ndarray) -> None:

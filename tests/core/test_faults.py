@@ -35,7 +35,7 @@ RUNNER = textwrap.dedent("""
     import os, sys, time
     from pathlib import Path
     from tui.core import atomic
-    from tui.core.export import write
+    from tui.core.export import rows
     ready, stop = Path(os.environ["CSREBIND_TEST_READY"]), os.environ["CSREBIND_TEST_STOP"]
 
     def wait_here():
@@ -43,14 +43,14 @@ RUNNER = textwrap.dedent("""
         time.sleep(20)
 
     if stop == "writing":
-        write.CHUNK_BYTES, write.MAX_PASSES = 20_000, 10**6
-        real_fill, calls = write._fill, []
+        rows.CHUNK_BYTES, rows.MAX_PASSES = 20_000, 10**6
+        real_fill, calls = rows._fill, []
         def fill(*args):
             calls.append(1)
             if len(calls) == 3:
                 wait_here()
             return real_fill(*args)
-        write._fill = fill
+        rows._fill = fill
     elif stop == "between-renames":
         real_rename = atomic.PendingFile.rename
         def rename(self):

@@ -25,6 +25,7 @@ from tui.core.destination import (
 )
 from tui.core.errors import ExportError
 from tui.core.export import write as export_write
+from tui.core.export import rows as export_rows
 from tui.core.project import load_project
 from tui.core.session import EditSession
 
@@ -166,9 +167,9 @@ def test_a_failed_write_leaves_no_folder(demo_project, monkeypatch, imports_was_
     before = tree_digest(demo_project)
     pending = routes.prepare_export(full_size_session(demo_project), "particles", name=NAME, into_imports=True)
     if failure == "interrupted":
-        monkeypatch.setattr(export_write, "CHUNK_BYTES", 20_000)  # many chunks; Ctrl-C at the third
-        monkeypatch.setattr(export_write, "MAX_PASSES", 10**6)
-        calls, real_write = [], export_write._write_chunk
+        monkeypatch.setattr(export_rows, "CHUNK_BYTES", 20_000)  # many chunks; Ctrl-C at the third
+        monkeypatch.setattr(export_rows, "MAX_PASSES", 10**6)
+        calls, real_write = [], export_rows._write_chunk
 
         def broken(handle, chunk):
             calls.append(len(chunk))
@@ -176,7 +177,7 @@ def test_a_failed_write_leaves_no_folder(demo_project, monkeypatch, imports_was_
                 raise KeyboardInterrupt
             real_write(handle, chunk)
 
-        monkeypatch.setattr(export_write, "_write_chunk", broken)
+        monkeypatch.setattr(export_rows, "_write_chunk", broken)
         expected = KeyboardInterrupt
     else:  # the .cs is complete, the .csg fails
 

@@ -9,7 +9,7 @@ import pytest
 
 from test_export import alignments, job, particle_blob, result, uids, unchanged, write_cs, write_project  # noqa: F401 (fixture)
 from tui.core.export import lay_out_export, prepare_export
-from tui.core.export.join import psize_factor
+from tui.core.export.notices import psize_factor
 from tui.core.project import load_project
 from tui.core.session import EditSession
 from tui.demo.docgen import DocInput, DocOutput, connect_output, doc_slots

@@ -26,12 +26,11 @@ import numpy as np
 from .csfile import CsHeader, load, read_header
 from .errors import CsFileError, CsRebindError
 from .filecache import FileCache, file_key
-from .model import OutputResult
+from .model import ALIGNMENT_DTYPES, OutputResult
 from .project import Project
 from .refs import ResultRef
 from .uids import UidColumn, uid_column
 
-ALIGNMENT_DTYPES = ("alignments3D", "alignments2D")
 LINEAGE = "no uid in common: different particle lineage (re-extracted or imported?)"
 
 _cache: FileCache["ResultDiff"] = FileCache(max_items=1024)

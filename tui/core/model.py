@@ -13,6 +13,11 @@ from .errors import JobDocumentError, RefError
 from .refs import FINAL, ResultRef, Version
 
 
+# Results whose shift and pose follow a pixel size and an iteration: compared across versions,
+# checked against the blob's pixel size on export.
+ALIGNMENT_DTYPES = ("alignments3D", "alignments2D")
+
+
 @dataclass(frozen=True, slots=True)
 class ResolvedResult:
     """A reference resolved against the project: which file holds it and how many rows."""

@@ -40,7 +40,8 @@ files.
 from .join import ExportReport, JoinedConnection, SourceReport, join_connection
 from .layout import Column, ConnectionLayout, ExportLayout, SourceLayout, lay_out_export
 from .match import DEFAULT_TOLERANCE, MATCH_MODES, MatchSpec
-from .write import PATH_MODES, PathMode, PreparedExport, Progress, default_name, prepare_export, run_export
+from .rows import PATH_MODES, PathMode
+from .write import PreparedExport, Progress, default_name, prepare_export, run_export
 
 __all__ = [
     "DEFAULT_TOLERANCE", "MATCH_MODES", "MatchSpec",

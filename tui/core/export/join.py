@@ -11,7 +11,6 @@ export's pre-flight.
 
 from __future__ import annotations
 
-import math
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -25,10 +24,10 @@ from .. import uids as uid_cache
 from ..atomic import open_regular
 from ..errors import CsFileError, ExportError
 from .layout import ConnectionLayout, ExportLayout, SourceLayout
+from .notices import LINEAGE_HINT, lineage_warnings, no_rows_message, psize_fields, psize_warnings
 from .match import KEY_FIELDS, KEY_TEXT, match_keys, match_location, path_keys, pick_position
 
 BLOCK_BYTES = 4 * 2**20  # size of the block read at a time when scanning a source file (1-8 MiB read alike; 32 MiB is slower)
-ALIGNMENT_DTYPES = ("alignments2D", "alignments3D")
 
 
 
@@ -118,7 +117,7 @@ class JoinedConnection:
         return self.layout.sources[self.layout.primary].rows
 
     def no_rows_message(self) -> str:
-        return _no_rows_message(self.layout, self.layout.sources[self.layout.primary], self.overlaps, self.matches)
+        return no_rows_message(self.layout, self.layout.sources[self.layout.primary], self.overlaps, self.matches)
 
 
 @dataclass(frozen=True)
@@ -152,12 +151,12 @@ def join_export(layout: ExportLayout) -> tuple[ExportReport, list[JoinedConnecti
             raise ExportError(join.no_rows_message())
         joined.append(join)
         warnings.extend(join.warnings)
-        warnings.extend(_psize_warnings(conn, join.psizes))
+        warnings.extend(psize_warnings(conn, join.psizes))
         for i, src in enumerate(conn.sources):
             found = join.matches.get(i)
             sources.append(SourceReport(conn.index, src.metafile, src.rows, join.kept_of(i), src.provides,
                                         src.order_only, found.text() if found else None))
-    warnings.extend(_lineage_warnings(layout))
+    warnings.extend(lineage_warnings(layout))
     repeated = _repeated_uids(joined)
     if repeated and not layout.repeat_allowed:
         raise ExportError(
@@ -188,7 +187,7 @@ def join_connection(conn: ConnectionLayout, layout: ExportLayout, psizes: dict[s
     blob and of alignments taken from another output than the blob (a swap) are read on the way
     (``JoinedConnection.psizes``; also merged into ``psizes`` when given)."""
     primary = conn.sources[conn.primary]
-    stats = _psize_fields(conn, layout)
+    stats = psize_fields(conn, layout)
     others = [i for i, src in enumerate(conn.sources)
               if i != conn.primary and not src.order_only and src.match == "uid"]
     matched = [i for i, src in enumerate(conn.sources) if src.match != "uid"]
@@ -274,7 +273,7 @@ def join_connection(conn: ConnectionLayout, layout: ExportLayout, psizes: dict[s
         if found == 0:
             warnings.append(
                 f"{conn.label}: the output's own file {order_source.metafile} shares no uid with the bound results, "
-                f"so rows follow {primary.metafile}. {_LINEAGE_HINT}"
+                f"so rows follow {primary.metafile}. {LINEAGE_HINT}"
             )
         elif found < len(out_uids):
             warnings.append(
@@ -448,135 +447,12 @@ def _order_by(order_source: SourceLayout, uids: np.ndarray) -> tuple[np.ndarray,
     return slots[slots >= 0], len(rows)
 
 
-def _no_rows_message(conn: ConnectionLayout, primary: SourceLayout, overlaps: list[tuple[SourceLayout, int]],
-                     matches: dict[int, MatchReport] | None = None) -> str:
-    disjoint = [src for src, count in overlaps if count == 0]
-    how = "joining on uid" if not matches else "joining and matching"
-    lines = [f"{conn.label}: no rows left after {how}, nothing written."]
-    for src, count in overlaps:
-        lines.append(f"{primary.metafile} ({primary.rows} rows) and {src.metafile} ({src.rows} rows) share {count} uid(s).")
-    for i, found in (matches or {}).items():
-        lines.append(f"{conn.sources[i].metafile} {found.text()}.")
-    if (disjoint or _sym_expand_mix(conn)) and not matches:
-        lines.append(_LINEAGE_HINT)
-    return " ".join(lines)
-
-
-_LINEAGE_HINT = (
-    "The sources look like different uid lineages: symmetry expansion and re-extraction give particles "
-    "new uids (symmetry expansion keeps the old one in sym_expand/src_uid), so rows cannot be matched on uid. "
-    "Bind results that descend from the same particle set (e.g. take blob from the expanded or re-extracted "
-    "output itself, or repeat the expansion/extraction on the branch whose results you want), "
-    "or export with a match instead of the uid join: --match src_uid (symmetry-expanded particles), "
-    "--match location or --match path (particles extracted twice)."
-)
-
-
-def _sym_expand_mix(conn: ConnectionLayout) -> bool:
-    real = [s for s in conn.sources if not s.order_only]
-    has = ["sym_expand/src_uid" in s.header.fields for s in real]
-    return any(has) and not all(has)
-
-
-def _lineage_warnings(layout: ExportLayout) -> list[str]:
-    return [
-        f"{conn.label}: only some sources carry sym_expand/src_uid; {_LINEAGE_HINT}"
-        for conn in layout.connections if _sym_expand_mix(conn) and not conn.matched
-    ]
-
-
 def _repeated_uids(joined: list[JoinedConnection]) -> int:
     if len(joined) < 2:
         return 0
     uids = np.concatenate([j.uids for j in joined if j.uids is not None])
     uids.sort()
     return int(np.count_nonzero(uids[1:] == uids[:-1]))
-
-
-# pixel sizes ---------------------------------------------------------------------------------
-#
-# ``alignments*/shift`` is in pixels of ``alignments*/psize_A``: readers that need the shift in Å
-# multiply the two (public cryosparc-tools-based readers do), and CryoSPARC keeps both
-# when it swaps in full-size particles itself (Extract's "Particles small" → "Particles" blob,
-# Downsample). So the export keeps the values as they are and says so; only tools that take the
-# shift as pixels of the particle images (STAR conversions, cryoDRGN's parse_pose_csparc with the
-# new box) must rescale, by alignments psize / blob psize. The comparison is made only where the
-# blob and the alignments come from different outputs: without a swap the two pixel sizes can
-# differ by design (heterogeneous refinement aligns at its own, smaller box) and nothing is wrong.
-
-
-def _swapped(conn: ConnectionLayout, layout: ExportLayout) -> list[str]:
-    """The alignment prefixes of ``conn`` whose result comes from another output than its blob's."""
-    blob = conn.origin("blob")
-    if blob is None:
-        return []
-    return [
-        prefix for prefix, where in conn.origins
-        if where != blob and layout.types.get(prefix, "").split(".", 1)[-1] in ALIGNMENT_DTYPES
-    ]
-
-
-def _psize_fields(conn: ConnectionLayout, layout: ExportLayout) -> dict[int, dict[str, str]]:
-    """Per source index: source field → output field, for the psize_A columns worth comparing
-    (none when no alignment comes from another output than the blob: nothing is read then)."""
-    swapped = _swapped(conn, layout)
-    if not swapped:
-        return {}
-    wanted = {f"{prefix}/psize_A" for prefix in ("blob", *swapped)}
-    found: dict[int, dict[str, str]] = {}
-    for i, src in enumerate(conn.sources):
-        for col in src.columns:
-            if col.output in wanted:
-                found.setdefault(i, {})[col.source] = col.output
-    return found
-
-
-def _psize_warnings(conn: ConnectionLayout, psizes: dict[str, list[float]]) -> list[str]:
-    blob = psizes.get("blob/psize_A")
-    if not blob:
-        return []
-    warnings = []
-    for name, values in psizes.items():
-        prefix = name.split("/", 1)[0]
-        if name == "blob/psize_A" or _close(blob, values):
-            continue
-        warnings.append(_psize_text(conn, prefix, blob, values))
-    return warnings
-
-
-def _close(a: list[float], b: list[float]) -> bool:
-    return math.isclose(a[0], b[0], rel_tol=1e-4) and math.isclose(a[1], b[1], rel_tol=1e-4)
-
-
-def _span(values: list[float]) -> str:
-    low, high = values
-    return f"{low:.4f} Å" if math.isclose(low, high, rel_tol=1e-6) else f"{low:.4f}–{high:.4f} Å"
-
-
-def psize_factor(blob_psize: float, align_psize: float) -> float:
-    """What a shift in pixels of the alignments' images is multiplied by to be in pixels of the
-    blob's images: shift_px × align_psize = shift in Å = new_shift_px × blob_psize."""
-    return align_psize / blob_psize
-
-
-def _psize_text(conn: ConnectionLayout, prefix: str, blob: list[float], align: list[float]) -> str:
-    """What the user does about it: nothing for CryoSPARC; a rescale, by the factor given, for
-    conversions that read shifts in pixels of the particle images."""
-    text = (
-        f"{conn.label}: pixel sizes differ: blob/psize_A {_span(blob)} (blob from {conn.origin('blob')}), "
-        f"{prefix}/psize_A {_span(align)} ({prefix} from {conn.origin(prefix)}); values exported unchanged. "
-        f"CryoSPARC needs nothing: it reads {prefix}/shift in pixels of {prefix}/psize_A, which is kept, "
-        f"so the poses fit the new images as they are. Only a conversion that takes {prefix}/shift as pixels "
-        f"of the particle images (a .star file, cryoDRGN) must rescale: "
-    )
-    fixed = math.isclose(blob[0], blob[1], rel_tol=1e-6) and math.isclose(align[0], align[1], rel_tol=1e-6)
-    if fixed and blob[0]:
-        factor = f"{align[0]:.4f}/{blob[0]:.4f} = {psize_factor(blob[0], align[0]):.4f}"
-        return text + f"multiply {prefix}/shift by {prefix}/psize_A / blob/psize_A = {factor}"
-    return text + f"multiply {prefix}/shift by {prefix}/psize_A / blob/psize_A, row by row (the pixel sizes vary)"
-
-
-# reading source files -------------------------------------------------------------------------
 
 
 def _read_uids(src: SourceLayout, psize_fields: dict[str, str], psizes: dict[str, list[float]]) -> np.ndarray:

@@ -23,7 +23,7 @@ from textual.worker import get_current_worker
 from ...core.commands import LINE_COMMANDS
 from ...core.completion import Completion, CompletionContext, complete
 from ...core.history import HistoryWalk, load_history, remember
-from ...core.model import OutputResult
+from ...core.model import ALIGNMENT_DTYPES, OutputResult
 from ...core.project import Project
 from ...core.refs import FINAL, Version
 from ..failures import ReportsWorkerFailures
@@ -85,8 +85,6 @@ class VersionPicker(ReportsWorkerFailures, ModalScreen[Version | None]):
         self.comparing = False
 
     def compose(self) -> ComposeResult:
-        from ...core.diff import ALIGNMENT_DTYPES
-
         with Vertical(id="dialog"):
             yield Label(f"Versions of {self.result.ref().short}", id="picker-title")
             yield PickList(*self._options(), id="versions", jump_by_digits=True)
@@ -125,7 +123,7 @@ class VersionPicker(ReportsWorkerFailures, ModalScreen[Version | None]):
         self._start_comparing()
 
     def _start_comparing(self) -> None:
-        from ...core.diff import ALIGNMENT_DTYPES, version_steps
+        from ...core.diff import version_steps
 
         project = self.project or getattr(getattr(self.app, "main_screen", None), "project", None)
         if project is None or self.result.dtype not in ALIGNMENT_DTYPES or len(self.result.versions) < 2:
