@@ -194,58 +194,55 @@ class Readers:
         if self.pool is not None:
             self.pool.shutdown(wait=True)
 
-    def map(self, function, items: list, chunked) -> list:
-        """``[function(item) for item in items]`` in order (``chunked(items, pool)`` when parallel)."""
-        results = []
-        if self.parallel is None:
-            probe, items = items[:PROBE], items[PROBE:]
-            start = time.perf_counter()
-            results = [function(item) for item in probe]
-            if probe:
-                self.parallel = (time.perf_counter() - start) / len(probe) > SLOW_OPEN
-        if not items:
-            return results
-        if not self.parallel:
-            return results + [function(item) for item in items]
+    def probe(self, function, items: list) -> list:
+        """``function`` on the first ``PROBE`` items, timed, while undecided (then: parallel or
+        not); nothing once decided. The caller goes on from ``len(result)``."""
+        if self.parallel is not None or not items:
+            return []
+        start = time.perf_counter()
+        done = [function(item) for item in items[:PROBE]]
+        self.parallel = (time.perf_counter() - start) / len(done) > SLOW_OPEN
+        return done
+
+    @property
+    def threads(self) -> ThreadPoolExecutor:
         if self.pool is None:
             self.pool = ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="csrebind-read")
-        return results + chunked(items, self.pool)
+        return self.pool
 
 
 # Files per task handed to a thread: one task per file costs more in the pool than a local stat.
 CHUNK = 64
 
 
-def in_pool(function, items: list, pool: ThreadPoolExecutor) -> list:
-    """``[function(item) for item in items]``, in order, spread over the pool in chunks."""
+def _chunks(items: list) -> list[list]:
     size = max(CHUNK // 4, min(CHUNK, -(-len(items) // READERS)))
-    chunks = [items[i:i + size] for i in range(0, len(items), size)]
-    return [result for chunk in pool.map(lambda part: [function(item) for item in part], chunks) for result in chunk]
+    return [items[i:i + size] for i in range(0, len(items), size)]
 
 
 def stat_all(paths: list[str], readers: Readers) -> list[Stamp | None]:
     """The stamps of ``paths`` (None for a missing or non-regular file)."""
-    return readers.map(_stamp_or_none, paths, lambda items, pool: in_pool(_stamp_or_none, items, pool))
+    stamps = readers.probe(_stamp_or_none, paths)
+    rest = paths[len(stamps):]
+    if readers.parallel and rest:
+        parts = readers.threads.map(lambda part: [_stamp_or_none(path) for path in part], _chunks(rest))
+        return stamps + [stamp for part in parts for stamp in part]
+    return stamps + [_stamp_or_none(path) for path in rest]
 
 
 def read_summaries(job_dirs: list[str], readers: Readers) -> list[Job]:
     """The summaries of ``job_dirs``, in order."""
-    probe_reads = readers.map(read_document, job_dirs[:PROBE], None) if readers.parallel is None else []
-    rest = job_dirs[len(probe_reads):]
-    jobs = list(map(summary_of, probe_reads))
-    if readers.parallel:
-        return jobs + _pipelined(rest, readers)
-    return jobs + [summary_of(read_document(d)) for d in rest]
+    jobs = list(map(summary_of, readers.probe(read_document, job_dirs)))
+    rest = job_dirs[len(jobs):]
+    if readers.parallel and rest:
+        return jobs + _pipelined(rest, readers.threads)
+    return jobs + [summary_of(read_document(job_dir)) for job_dir in rest]
 
 
-def _pipelined(job_dirs: list[str], readers: Readers) -> list[Job]:
+def _pipelined(job_dirs: list[str], pool: ThreadPoolExecutor) -> list[Job]:
     """The pool's threads read the files (a few chunks ahead, so that only that many documents
     are held at once) while this thread decodes them."""
-    if readers.pool is None:
-        readers.pool = ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="csrebind-read")
-    pool = readers.pool
-    size = max(CHUNK // 4, min(CHUNK, -(-len(job_dirs) // READERS)))
-    chunks = iter([job_dirs[i:i + size] for i in range(0, len(job_dirs), size)])
+    chunks = iter(_chunks(job_dirs))
     pending = deque(pool.submit(_read_chunk, chunk) for chunk in islice(chunks, 2 * READERS))
     jobs: list[Job] = []
     while pending:
