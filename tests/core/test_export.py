@@ -30,7 +30,7 @@ from tui.demo.docgen import (
     connect_output, doc_slots, job_document, project_document, with_children,
 )
 from tui.core.errors import ExportError
-from tui.core.export import lay_out_export, prepare_export, run_export
+from tui.core.export import lay_out_export, run_export
 from tui.core.project import load_project
 from tui.core.session import EditSession
 
