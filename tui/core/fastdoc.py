@@ -31,8 +31,8 @@ class NotFast(Exception):
 # the whole decoding): see _check_strings.
 class _Result(msgspec.Struct, gc=False):
     name: str
-    versions: list[UInt] = []
-    metafiles: list[str] = []
+    versions: tuple[UInt, ...] = ()
+    metafiles: tuple[str, ...] = ()
     num_items: list[UInt | None] | UInt | None = None
     passthrough: bool = False
     type: str = ""  # v4: "particle.blob"
@@ -159,8 +159,8 @@ def _output(job_uid: str, name: str, group: _Group, results, dtype_of) -> Output
                                           and passthrough.isprintable()):
         raise NotFast
     parsed = tuple(
-        OutputResult(job_uid, name, r.name, dtype_of(r), group.type, r.passthrough, tuple(r.versions),
-                     tuple(r.metafiles), _counts(r.num_items, len(r.versions)))
+        OutputResult(job_uid, name, r.name, dtype_of(r), group.type, r.passthrough, r.versions,
+                     r.metafiles, _counts(r.num_items, len(r.versions)))
         for r in results
     )
     return OutputGroup(job_uid, name, group.type, group.title, group.num_items, parsed, passthrough)
