@@ -235,6 +235,26 @@ def test_layout_reads_headers_only(demo, tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_export_uses_cached_uid_columns_but_adds_none(demo, tmp_path):
+    """A one-shot export keeps no uid column for later (memory its write stages rows in); the
+    preview's join caches them, and an export after it gives the same bytes."""
+    from tui.core import uids
+    from tui.core.export import join_connection
+
+    session = full_size_session(demo)
+    uids._cache.clear()
+    run_export(demo, session.input("particles"), tmp_path / "a", NAME)
+    layout = lay_out_export(demo, session.input("particles"), target="J12")
+    paths = [s.header.path for s in layout.connections[0].sources]
+    assert all(uids.peek(path) is None for path in paths)
+    join_connection(layout.connections[0], layout)  # as the preview joins
+    assert all(uids.peek(path) is not None for path in paths)
+    run_export(demo, session.input("particles"), tmp_path / "b", NAME)
+    assert (tmp_path / "a" / f"{NAME}.cs").read_bytes() == (tmp_path / "b" / f"{NAME}.cs").read_bytes()
+    column = uids.peek(paths[0])
+    assert column.sorted.tolist() == sorted(column.uids.tolist())  # sorted when first asked for
+
+
 def test_version_other_than_final(demo, tmp_path):
     session = full_size_session(demo)
     session.put("particles.0.alignments3D", "J9.particles.alignments3D.3")

@@ -19,19 +19,27 @@ CACHE_BYTES = 512 * 2**20  # uid columns kept: ~65 million rows
 
 
 def _nbytes(column: "UidColumn") -> int:
-    return column.uids.nbytes + column.sorted.nbytes
+    return 2 * column.uids.nbytes  # the uids, and their sorted copy once asked for
 
 
 class UidColumn:
-    """A file's uids in file order and sorted (both read-only)."""
+    """A file's uids in file order and sorted (both read-only). The sorted copy is made when
+    first asked for: the export's join, which caches the columns it reads, never needs it."""
 
-    __slots__ = ("uids", "sorted")
+    __slots__ = ("uids", "_sorted")
 
     def __init__(self, uids: np.ndarray) -> None:
         self.uids = np.ascontiguousarray(uids, dtype=np.uint64)
-        self.sorted = np.sort(self.uids)
         self.uids.flags.writeable = False
-        self.sorted.flags.writeable = False
+        self._sorted: np.ndarray | None = None
+
+    @property
+    def sorted(self) -> np.ndarray:
+        if self._sorted is None:  # two threads may both sort: the same values either way
+            ordered = np.sort(self.uids)
+            ordered.flags.writeable = False
+            self._sorted = ordered
+        return self._sorted
 
     def __len__(self) -> int:
         return len(self.uids)

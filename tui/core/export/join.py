@@ -3,10 +3,10 @@ of every file it reads, in the order of the connection's source output; the rows
 dropped per file, and the warnings (uid lineages, pixel sizes, uids repeated across connections).
 
 The join is numpy sorting and searching on uint64 uids (no per-row Python); files are read
-block by block with ``readinto`` (:func:`read_blocks`), never loaded whole nor mapped, and their
-uid columns are cached (:mod:`tui.core.uids`), so the join preview of an input being edited and
-the export of it read each file once. :func:`join_connection` is both the preview's count and the
-export's pre-flight.
+block by block with ``readinto`` (:func:`read_blocks`), never loaded whole nor mapped. The
+preview caches the uid columns it reads (:mod:`tui.core.uids`) and the export uses them, so the
+join preview of an input being edited and the export of it read each file once.
+:func:`join_connection` is both the preview's count and the export's pre-flight.
 """
 
 from __future__ import annotations
@@ -146,7 +146,9 @@ def join_export(layout: ExportLayout) -> tuple[ExportReport, list[JoinedConnecti
     sources: list[SourceReport] = []
     warnings: list[str] = []
     for conn in layout.connections:
-        join = join_connection(conn, layout)
+        # uses the columns the preview cached but adds none: a one-shot export (the CLI) would
+        # keep 8 bytes per source row for nobody, memory the write's staging does better with
+        join = join_connection(conn, layout, cache=False)
         if join.count == 0:
             raise ExportError(join.no_rows_message())
         joined.append(join)
@@ -180,12 +182,13 @@ def join_export(layout: ExportLayout) -> tuple[ExportReport, list[JoinedConnecti
     return report, joined
 
 
-def join_connection(conn: ConnectionLayout, layout: ExportLayout, psizes: dict[str, list[float]] | None = None
-                    ) -> JoinedConnection:
+def join_connection(conn: ConnectionLayout, layout: ExportLayout, psizes: dict[str, list[float]] | None = None,
+                    cache: bool = True) -> JoinedConnection:
     """The inner join on uid of every file ``conn`` reads (none of them may repeat a uid); zero
     rows left is a result here (``count == 0``), for the caller to refuse. The pixel sizes of the
     blob and of alignments taken from another output than the blob (a swap) are read on the way
-    (``JoinedConnection.psizes``; also merged into ``psizes`` when given)."""
+    (``JoinedConnection.psizes``; also merged into ``psizes`` when given). Uid columns read are
+    cached (:mod:`tui.core.uids`) unless ``cache`` is false; cached ones are used either way."""
     primary = conn.sources[conn.primary]
     stats = psize_fields(conn, layout)
     others = [i for i, src in enumerate(conn.sources)
@@ -202,7 +205,7 @@ def join_connection(conn: ConnectionLayout, layout: ExportLayout, psizes: dict[s
 
     def read(k: int, i: int) -> tuple[np.ndarray, tuple[np.ndarray, int] | None]:
         try:
-            uids = _read_uids(conn.sources[i], stats.get(i, {}), found_stats[k])
+            uids = _read_uids(conn.sources[i], stats.get(i, {}), found_stats[k], cache)
             if k == 0:  # uids are unique (checked below), so no stable sort is needed
                 pivot["perm"], pivot["sorted"] = perm, sorted_uids = _sort_order(uids)
                 pivot["duplicates"] = int(np.count_nonzero(sorted_uids[1:] == sorted_uids[:-1]))
@@ -267,7 +270,7 @@ def join_connection(conn: ConnectionLayout, layout: ExportLayout, psizes: dict[s
     warnings = []
     order_source = conn.sources[conn.order]
     if order_source.order_only:
-        order, found = _order_by(order_source, out_uids)
+        order, found = _order_by(order_source, out_uids, cache)
         rows = {i: r[order] for i, r in rows.items()}
         out_uids = out_uids[order]
         if found == 0:
@@ -433,10 +436,10 @@ def _parallel(tasks: list[Callable[[], object]]) -> list:
         return [f.result() for f in futures]
 
 
-def _order_by(order_source: SourceLayout, uids: np.ndarray) -> tuple[np.ndarray, int]:
+def _order_by(order_source: SourceLayout, uids: np.ndarray, cache: bool = True) -> tuple[np.ndarray, int]:
     """Permutation putting ``uids`` in the order of the order file (uids it lacks go last, as
     they were) and how many of them it holds."""
-    reference = _read_uids(order_source, {}, {})
+    reference = _read_uids(order_source, {}, {}, cache)
     perm = np.argsort(reference)
     rows, pos = _lookup(reference[perm], uids)
     rank = len(reference) + np.arange(len(uids))  # uids the order file lacks keep their order, last
@@ -455,9 +458,11 @@ def _repeated_uids(joined: list[JoinedConnection]) -> int:
     return int(np.count_nonzero(uids[1:] == uids[:-1]))
 
 
-def _read_uids(src: SourceLayout, psize_fields: dict[str, str], psizes: dict[str, list[float]]) -> np.ndarray:
+def _read_uids(src: SourceLayout, psize_fields: dict[str, str], psizes: dict[str, list[float]],
+               cache: bool = True) -> np.ndarray:
     """The whole uid column of a source (plus min/max of its psize columns), read block by block
-    in one pass, or taken from the cache (then only psize columns, if any, are read)."""
+    in one pass, or taken from the cache (then only psize columns, if any, are read); what is read
+    is cached when ``cache``."""
     header = src.header
     cached = _cached_uids(src)
     if cached is not None and not psize_fields:
@@ -474,6 +479,8 @@ def _read_uids(src: SourceLayout, psize_fields: dict[str, str], psizes: dict[str
                 span[0], span[1] = min(span[0], low), max(span[1], high)
     if uids is None:
         return cached
+    if not cache:
+        return uids
     try:
         return uid_cache.remember(header.path, uids).uids
     except CsFileError:  # gone since it was read: use what was read, cache nothing
