@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from tui.core.joblist import lineage_rows, matching, workspace_rows
 from tui.core.model import Job, Workspace
 from tui.core.project import load_project
@@ -107,3 +110,36 @@ def test_flat_rows_find_their_jobs():
     rows = flat_rows(["J5", "J9", "J12"])
     assert len(rows) == 3 and rows.row(1).uid == "J9" and rows.first_row.get("J12") == 2
     assert rows.first_row.get("J1") is None and not rows.foldable(0)
+
+
+def _graph(draw_parents) -> dict[str, Job]:
+    return {f"J{i}": Job(f"J{i}", parents=tuple(f"J{p}" for p in parents)) for i, parents in draw_parents}
+
+
+@given(st.lists(st.lists(st.integers(1, 30), max_size=3), min_size=1, max_size=30), st.booleans(), st.randoms())
+@settings(max_examples=150, deadline=None)
+def test_the_quick_uid_order_is_the_general_lineage_order(parent_lists, earlier_only, rnd):
+    """uid order is taken as is only when every parent is older; either way the order is the one
+    the general (topological) ordering gives, whatever order the jobs arrive in."""
+    from tui.core.joblist import _topological_order, lineage_order
+
+    graph = [(i, [p for p in parents if p < i] if earlier_only else parents)
+             for i, parents in enumerate(parent_lists, start=1)]
+    rnd.shuffle(graph)
+    jobs = _graph(graph)
+    ordered = lineage_order(jobs)
+    assert ordered == _topological_order(jobs, {uid: job.number for uid, job in jobs.items()})
+    if earlier_only:
+        assert [job.number for job in ordered] == sorted(job.number for job in jobs.values())
+    placed: set[str] = set()
+    for job in ordered:  # parents first, unless caught in a cycle
+        if all(p not in jobs or p in placed or p == job.uid for p in job.parents):
+            placed.add(job.uid)
+    assert earlier_only <= (len(placed) == len(jobs))
+
+
+def test_a_parent_numbered_after_its_child_still_comes_first():
+    from tui.core.joblist import lineage_order
+
+    jobs = _graph([(1, []), (2, [5]), (3, [1]), (5, [1])])
+    assert [job.uid for job in lineage_order(jobs)] == ["J1", "J3", "J5", "J2"]

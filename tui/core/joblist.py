@@ -9,10 +9,10 @@ otherwise push every label off the pane). Folding and the filter work on these r
 
 from __future__ import annotations
 
+import heapq
 from typing import Mapping, NamedTuple, Sequence
 
 from .model import Job, Workspace
-from .project import lineage_order
 
 MAX_DEPTH = 8  # levels of lineage indented, at most
 
@@ -117,17 +117,53 @@ def lineage_rows(jobs: dict[str, Job], cap: int = MAX_DEPTH) -> JobRows:
     holder: dict[str, list] = {}  # the list that holds each job's first row
     depth: dict[str, int] = {}  # of each job's first row, 0 at the top
     for job in lineage_order(jobs):
-        shown = [p for p in dict.fromkeys(job.parents) if p in depth and p != job.uid]
+        uid, parents = job.uid, job.parents
+        shown = [p for p in (dict.fromkeys(parents) if len(parents) > 1 else parents) if p in depth and p != uid]
         if not shown:
-            top.append((job.uid, False, None))
-            holder[job.uid], depth[job.uid] = top, 0
+            top.append((uid, False, None))
+            holder[uid], depth[uid] = top, 0
+            continue
         for i, parent in enumerate(shown):
-            beside = depth[parent] + 1 >= cap
+            level = depth[parent] + 1
+            beside = level >= cap
             siblings = holder[parent] if beside else kids.setdefault(parent, [])
-            siblings.append((job.uid, i > 0, parent if beside else None))
+            siblings.append((uid, i > 0, parent if beside else None))
             if i == 0:
-                holder[job.uid], depth[job.uid] = siblings, depth[parent] + (0 if beside else 1)
+                holder[uid], depth[uid] = siblings, level - 1 if beside else level
     return JobRows(_flatten(top, kids))
+
+
+def lineage_order(jobs: dict[str, Job]) -> list[Job]:
+    """Parents before children (uid order among the ready ones), so a tree can be built in one
+    pass; jobs caught in a cycle come last, in uid order.
+
+    CryoSPARC numbers a job after its parents, so uid order nearly always is that order already:
+    checked in one pass, and only a project where it is not pays for the general ordering."""
+    numbers = {uid: job.number for uid, job in jobs.items()}
+    if all(numbers.get(p, -1) < numbers[uid] for uid, job in jobs.items() for p in job.parents):
+        return sorted(jobs.values(), key=lambda job: (numbers[job.uid], job.uid))
+    return _topological_order(jobs, numbers)
+
+
+def _topological_order(jobs: dict[str, Job], numbers: dict[str, int]) -> list[Job]:
+    waiting = {uid: {p for p in job.parents if p in jobs and p != uid} for uid, job in jobs.items()}
+    children: dict[str, list[str]] = {}
+    for uid, parents in waiting.items():
+        for parent in parents:
+            children.setdefault(parent, []).append(uid)
+    ready = [(numbers[uid], uid) for uid, parents in waiting.items() if not parents]
+    heapq.heapify(ready)
+    ordered: list[Job] = []
+    while ready:
+        _, uid = heapq.heappop(ready)
+        ordered.append(jobs[uid])
+        for child in children.get(uid, ()):
+            waiting[child].discard(uid)
+            if not waiting[child]:
+                heapq.heappush(ready, (numbers[child], child))
+    placed = {job.uid for job in ordered}
+    ordered.extend(job for uid, job in jobs.items() if uid not in placed)
+    return ordered
 
 
 def workspace_rows(jobs: dict[str, Job], workspaces: dict[str, Workspace]) -> JobRows:

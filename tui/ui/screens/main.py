@@ -128,7 +128,7 @@ class MainScreen(ReportsWorkerFailures, MainCommands, Screen):
             project = open_project(self.project_path, cache=self.app.settings.summary_cache)
             self.post_message(ProjectOpened(project))
             seen: dict[str, Job] = {}  # the jobs so far; the rows of the jobs pane are made here, off the UI thread
-            due, began = 0.0, time.monotonic()  # when rows are next made (and always for the last batch)
+            due, began, shown = 0.0, time.monotonic(), 0  # rows are next made after `due`, for twice `shown` jobs
             for batch, done, total in read_job_batches(project):
                 if worker.is_cancelled:
                     return
@@ -136,10 +136,11 @@ class MainScreen(ReportsWorkerFailures, MainCommands, Screen):
                 cap, rows = self.jobs_pane.tree.cap, None
                 now = time.monotonic()
                 left = (now - began) / done * (total - done)  # seconds of reading still to come, roughly
-                if done == total or (now >= due and left > ROWS_EVERY):
-                    rows = lineage_rows(seen, cap)
-                    # making them takes at most a third of the time: reading goes on meanwhile
-                    due = time.monotonic() + max(ROWS_EVERY, 2 * (time.monotonic() - now))
+                # Rows for every job so far, made again only once the jobs have doubled: all of
+                # them together cost at most twice the last ones (linear in the project's size).
+                if done == total or (now >= due and done >= 2 * shown and left > ROWS_EVERY):
+                    rows, shown = lineage_rows(seen, cap), done
+                    due = time.monotonic() + ROWS_EVERY
                 self.post_message(JobsRead(batch, done, total, rows, cap))
         except CsRebindError as exc:
             self.app.call_from_thread(self.app.exit, return_code=1, message=f"csrebind: {exc}")

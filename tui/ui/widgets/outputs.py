@@ -78,12 +78,13 @@ class OutputsTree(PaneTree[object]):
         if not outputs:
             self.root.add_leaf(Text("no outputs (not run yet, or a job without outputs)", style="dim"))
         relevant = {g.name for g in job.outputs if wanted_types is None or g.type in wanted_types}
-        for group in job.outputs:
-            expand = not relevant or group.name in relevant
-            node = self.root.add(group_label(group), data=group, expand=expand)
-            for result in group.results:
-                version = picks.get(pick_key(result), FINAL)
-                self._result_nodes[pick_key(result)] = node.add_leaf(result_label(result, version), data=result)
+        with self.bulk():  # one invalidation for the whole job, not one per node
+            for group in job.outputs:
+                expand = not relevant or group.name in relevant
+                node = self.root.add(group_label(group), data=group, expand=expand)
+                for result in group.results:
+                    version = picks.get(pick_key(result), FINAL)
+                    self._result_nodes[pick_key(result)] = node.add_leaf(result_label(result, version), data=result)
         self._place_cursor()
 
     def _place_cursor(self) -> None:
