@@ -22,7 +22,7 @@ import pytest
 from test_export import unchanged  # noqa: F401 (fixture)
 from tui.core.errors import ExportError
 from tui.core.export import MatchSpec, join as export_join, lay_out_export, prepare_export, rows as export_rows, write as export_write
-from tui.core.export.join import _lookup, _sort_order
+from tui.core.export.join import _join_on_pivot, _lookup, _sort_order
 from tui.core.project import load_project
 from tui.core.session import EditSession
 
@@ -184,6 +184,27 @@ def test_lookup_in_blocks(monkeypatch):
     rows, positions = _lookup(known, queries)
     assert sorted(zip(rows.tolist(), positions.tolist())) == sorted(zip(whole[0].tolist(), whole[1].tolist()))
     assert np.array_equal(known[positions], queries[rows]) and len(rows) >= 5_000
+
+
+def test_join_on_pivot_either_way_round():
+    """Per pivot row the file's row with its uid, whichever side is searched in the other (the
+    fewer uids are the queries); a repeated uid of the pivot is told by a count above the rows
+    found, a repeated uid the pivot lacks is not."""
+    rng = np.random.default_rng(9)
+    for _ in range(2000):
+        pool = rng.integers(1, 60, 100).astype(np.uint64)
+        pivot = np.unique(rng.choice(pool, rng.integers(0, 40)))
+        rng.shuffle(pivot)
+        other = rng.choice(pool, rng.integers(0, 40)).astype(np.uint64)
+        perm, pivot_sorted = _sort_order(pivot)
+        index, hits = _join_on_pivot(perm, pivot_sorted, other, _sort_order(other))
+        shared = np.isin(other, pivot)
+        if len(np.unique(other[shared])) == np.count_nonzero(shared):  # no repeat of a pivot uid
+            assert hits == np.count_nonzero(shared)
+            expected = [int(np.flatnonzero(other == u)[0]) if u in other else -1 for u in pivot]
+            assert index.tolist() == expected
+        else:
+            assert np.count_nonzero(index >= 0) < hits
 
 
 def repeat_a_uid(path: Path) -> None:

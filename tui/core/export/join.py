@@ -216,12 +216,7 @@ def join_connection(conn: ConnectionLayout, layout: ExportLayout, psizes: dict[s
             pivot_ready.wait()
             if pivot.get("duplicates", 1):  # the pivot cannot be joined on: refused below
                 return uids, None
-            rows, pos = _lookup(pivot["sorted"], uids, presorted)  # type: ignore[arg-type]
-            del presorted
-            hits = pivot["perm"][pos]  # type: ignore[index]
-            index = np.full(len(pivot["perm"]), -1, dtype=np.int64)  # type: ignore[arg-type]
-            index[hits] = rows
-            return uids, (index, len(hits))
+            return uids, _join_on_pivot(pivot["perm"], pivot["sorted"], uids, presorted)  # type: ignore[arg-type]
         finally:
             if k == 0:
                 pivot_ready.set()
@@ -342,6 +337,30 @@ def _read_fields(src: SourceLayout, fields: tuple[str, ...]) -> dict[str, np.nda
         for name in fields:
             out[name][start:start + len(block)] = block[name]
     return out
+
+
+def _join_on_pivot(perm: np.ndarray, pivot_sorted: np.ndarray, uids: np.ndarray,
+                   presorted: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, int]:
+    """Per pivot row, the row of ``uids`` with its uid (-1: none), and how many rows of ``uids``
+    have a uid of the pivot (more than the pivot rows found when one of them repeats). Both sides
+    are sorted (``perm``, ``pivot_sorted``; ``presorted`` as :func:`_sort_order` gives it), so
+    the fewer uids are searched among the more (sorted queries search fastest)."""
+    order, ordered = presorted
+    index = np.full(len(perm), -1, dtype=np.int64)
+    if len(ordered) < len(pivot_sorted):
+        rows, pos = _lookup(pivot_sorted, uids, presorted)
+        index[perm[pos]] = rows
+        return index, len(rows)
+    if len(pivot_sorted) == 0:
+        return index, 0
+    pos = np.searchsorted(ordered, pivot_sorted)
+    np.minimum(pos, len(ordered) - 1, out=pos)
+    found = np.flatnonzero(ordered[pos] == pivot_sorted)
+    pos = pos[found]
+    index[perm[found]] = order[pos]
+    after = pos[pos + 1 < len(ordered)] + 1  # a repeat of a found uid sorts right after it
+    repeats = int(np.count_nonzero(ordered[after] == ordered[after - 1]))
+    return index, len(found) + repeats
 
 
 def _lookup(sorted_uids: np.ndarray, uids: np.ndarray,
