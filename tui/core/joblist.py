@@ -130,7 +130,7 @@ def lineage_rows(jobs: dict[str, Job], cap: int = MAX_DEPTH) -> JobRows:
             siblings.append((uid, i > 0, parent if beside else None))
             if i == 0:
                 holder[uid], depth[uid] = siblings, level - 1 if beside else level
-    return JobRows(_flatten(top, kids))
+    return _flatten(top, kids)
 
 
 def lineage_order(jobs: dict[str, Job]) -> list[Job]:
@@ -257,28 +257,29 @@ def matching(jobs: dict[str, Job], query: str) -> list[str]:
     return JobSearch(jobs).find(query)
 
 
-def _flatten(top: list, kids: dict[str, list]) -> list[JobRow]:
+def _flatten(top: list, kids: dict[str, list]) -> JobRows:
     """Depth-first rows, with their guides; each row's ``end`` is known once its subtree is out."""
-    rows: list[tuple] = []
-    ends: list[int] = []
-    pending: list[tuple[int, int]] = []  # (row index, depth) whose end is not set yet
+    rows: list[list] = []
+    first_row: dict[str, int] = {}
+    pending: list[list] = []  # rows whose subtree is still being written, outermost first
     stack = [(entry, 0, "", "") for entry in reversed(top)]  # (entry, depth, guide, children's prefix)
     while stack:
         (uid, repeat, named), level, guide, prefix = stack.pop()
         while pending and pending[-1][1] >= level:
-            ends[pending.pop()[0]] = len(rows)
-        index = len(rows)
-        rows.append((uid, level, repeat, named, guide))
-        ends.append(index + 1)
-        children = () if repeat else kids.get(uid, ())
+            pending.pop()[2] = len(rows)
+        row = [uid, level, len(rows) + 1, repeat, named, "", guide]
+        children = None
+        if not repeat:
+            first_row[uid] = len(rows)
+            children = kids.get(uid)
+        rows.append(row)
         if children:
-            pending.append((index, level))
-            last = len(children) - 1
-            stack.extend(
-                (child, level + 1, prefix + ("└ " if i == last else "├ "), prefix + ("  " if i == last else "│ "))
-                for i, child in reversed(list(enumerate(children)))
-            )
-    while pending:
-        ends[pending.pop()[0]] = len(rows)
-    return [JobRow(uid, level, end, repeat, named, "", guide)
-            for (uid, level, repeat, named, guide), end in zip(rows, ends)]
+            pending.append(row)
+            level += 1
+            stack.append((children[-1], level, prefix + "└ ", prefix + "  "))
+            if len(children) > 1:  # the guides of all but the last child, made once
+                middle, below = prefix + "├ ", prefix + "│ "
+                stack.extend([(child, level, middle, below) for child in reversed(children[:-1])])
+    for row in pending:
+        row[2] = len(rows)
+    return JobRows(list(map(JobRow._make, rows)), first_row)
