@@ -143,3 +143,30 @@ def test_a_parent_numbered_after_its_child_still_comes_first():
 
     jobs = _graph([(1, []), (2, [5]), (3, [1]), (5, [1])])
     assert [job.uid for job in lineage_order(jobs)] == ["J1", "J3", "J5", "J2"]
+
+
+@given(st.lists(st.lists(st.integers(1, 40), max_size=3), min_size=1, max_size=40), st.booleans(),
+       st.lists(st.integers(1, 12), min_size=1, max_size=8), st.lists(st.sampled_from([2, 3, 8]), min_size=1),
+       st.randoms())
+@settings(max_examples=200, deadline=None)
+def test_rows_grown_batch_by_batch_are_the_rows_of_every_job_so_far(parent_lists, earlier_only, sizes, caps, rnd):
+    """The jobs pane's rows while a project is read: whatever the jobs' order (uid order with older
+    parents, parents read later, missing parents, cycles) and the depth cap asked for."""
+    from tui.core.joblist import GrowingLineage
+
+    graph = [(i, [p for p in parents if p < i] if earlier_only else parents)
+             for i, parents in enumerate(parent_lists, start=1)]
+    if not earlier_only and rnd.random() < 0.5:
+        rnd.shuffle(graph)
+    jobs = list(_graph(graph).values())
+    growing, so_far, start = GrowingLineage(), {}, 0
+    for turn, size in enumerate(sizes * 8):
+        batch = jobs[start:start + size]
+        if not batch:
+            break
+        start += size
+        growing.add(batch)
+        so_far.update((job.uid, job) for job in batch)
+        cap = caps[turn % len(caps)]
+        grown, built = growing.rows(cap), lineage_rows(so_far, cap)
+        assert list(grown.rows) == list(built.rows) and grown.first_row == built.first_row

@@ -112,25 +112,79 @@ def lineage_rows(jobs: dict[str, Job], cap: int = MAX_DEPTH) -> JobRows:
     """Every job under its first parent (parents before children, uid order among siblings),
     repeated under its other parents; rows deeper than ``cap`` levels go beside their parent's
     row instead, naming it."""
-    top: list[tuple[str, bool, str | None]] = []
-    kids: dict[str, list] = {}  # the rows under each job's first row
-    holder: dict[str, list] = {}  # the list that holds each job's first row
-    depth: dict[str, int] = {}  # of each job's first row, 0 at the top
+    lineage = _Lineage(cap)
     for job in lineage_order(jobs):
-        uid, parents = job.uid, job.parents
+        lineage.place(job)
+    return lineage.rows()
+
+
+class _Lineage:
+    """The lineage tree being built, one job at a time in lineage order."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.top: list[tuple[str, bool, str | None]] = []
+        self.kids: dict[str, list] = {}  # the rows under each job's first row
+        self.holder: dict[str, list] = {}  # the list that holds each job's first row
+        self.depth: dict[str, int] = {}  # of each job's first row, 0 at the top
+
+    def place(self, job: Job) -> None:
+        uid, parents, depth = job.uid, job.parents, self.depth
         shown = [p for p in (dict.fromkeys(parents) if len(parents) > 1 else parents) if p in depth and p != uid]
         if not shown:
-            top.append((uid, False, None))
-            holder[uid], depth[uid] = top, 0
-            continue
+            self.top.append((uid, False, None))
+            self.holder[uid], depth[uid] = self.top, 0
+            return
         for i, parent in enumerate(shown):
             level = depth[parent] + 1
-            beside = level >= cap
-            siblings = holder[parent] if beside else kids.setdefault(parent, [])
+            beside = level >= self.cap
+            siblings = self.holder[parent] if beside else self.kids.setdefault(parent, [])
             siblings.append((uid, i > 0, parent if beside else None))
             if i == 0:
-                holder[uid], depth[uid] = siblings, level - 1 if beside else level
-    return _flatten(top, kids)
+                self.holder[uid], depth[uid] = siblings, level - 1 if beside else level
+
+    def rows(self) -> JobRows:
+        return _flatten(self.top, self.kids)
+
+
+class GrowingLineage:
+    """The lineage rows of a project being read, asked for again as batches of jobs arrive.
+
+    Jobs come in uid order and CryoSPARC numbers a job after its parents, so each batch nearly
+    always just extends the tree built so far: only the walk that makes the rows is redone. From
+    the first job out of that order on, every request builds from all the jobs (lineage_rows)."""
+
+    def __init__(self, cap: int = MAX_DEPTH) -> None:
+        self.jobs: dict[str, Job] = {}
+        self._lineage: _Lineage | None = _Lineage(cap)  # None: the jobs are not in that order
+        self._placed: set[str] = set()
+        self._last = -1  # the highest job number placed
+        self._awaited: set[str] = set()  # parents named before they were read
+
+    def add(self, batch: list[Job]) -> None:
+        for job in batch:
+            self.jobs[job.uid] = job
+            if self._lineage is not None and not self._extends(job):
+                self._lineage = None
+
+    def _extends(self, job: Job) -> bool:
+        """Place ``job`` if that gives what lineage_rows would: numbered after every job so far
+        (so after its parents read so far), and not a parent a job placed earlier waits for."""
+        number = job.number
+        if number <= self._last or job.uid in self._awaited:
+            return False
+        self._awaited.update(p for p in job.parents if p not in self._placed)
+        self._placed.add(job.uid)
+        self._last = number
+        self._lineage.place(job)
+        return True
+
+    def rows(self, cap: int = MAX_DEPTH) -> JobRows:
+        if self._lineage is not None and self._lineage.cap != cap:
+            self._lineage = _Lineage(cap)
+            for job in self.jobs.values():  # in uid order, as they came
+                self._lineage.place(job)
+        return lineage_rows(self.jobs, cap) if self._lineage is None else self._lineage.rows()
 
 
 def lineage_order(jobs: dict[str, Job]) -> list[Job]:

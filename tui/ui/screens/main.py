@@ -23,8 +23,7 @@ from ...core.commands import BY_ID, CommandSpec, parse_command
 from ...core.errors import CommandError, CsRebindError
 from ...core.journal import FoundJournal, JournalSnapshot, find_journals
 from ...core.model import OutputResult
-from ...core.joblist import lineage_rows
-from ...core.model import Job
+from ...core.joblist import GrowingLineage
 from ...core.project import Project, finish_loading, open_project, read_job_batches
 from ...core.refs import SlotAddress
 from ...core.workbench import Workbench
@@ -127,19 +126,19 @@ class MainScreen(ReportsWorkerFailures, MainCommands, Screen):
         try:
             project = open_project(self.project_path, cache=self.app.settings.summary_cache)
             self.post_message(ProjectOpened(project))
-            seen: dict[str, Job] = {}  # the jobs so far; the rows of the jobs pane are made here, off the UI thread
+            lineage = GrowingLineage()  # the rows of the jobs pane are made here, off the UI thread
             due, began, shown = 0.0, time.monotonic(), 0  # rows are next made after `due`, for twice `shown` jobs
             for batch, done, total in read_job_batches(project):
                 if worker.is_cancelled:
                     return
-                seen.update((job.uid, job) for job in batch)
+                lineage.add(batch)
                 cap, rows = self.jobs_pane.tree.cap, None
                 now = time.monotonic()
                 left = (now - began) / done * (total - done)  # seconds of reading still to come, roughly
                 # Rows for every job so far, made again only once the jobs have doubled: all of
                 # them together cost at most twice the last ones (linear in the project's size).
                 if done == total or (now >= due and done >= 2 * shown and left > ROWS_EVERY):
-                    rows, shown = lineage_rows(seen, cap), done
+                    rows, shown = lineage.rows(cap), done
                     due = time.monotonic() + ROWS_EVERY
                 self.post_message(JobsRead(batch, done, total, rows, cap))
         except CsRebindError as exc:
