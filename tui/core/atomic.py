@@ -12,7 +12,6 @@ import contextlib
 import errno
 import os
 import re
-import secrets
 import signal
 import stat
 import threading
@@ -94,7 +93,7 @@ def _create_temporary(folder: Path, name: str) -> tuple[int, Path]:
     """A new file beside the target, locked (see PART_RE). Created with mode 0o666 so the kernel
     applies the user's umask, as for any ordinary new file (tempfile.mkstemp's 0o600 would hide the
     result from CryoSPARC's service user)."""
-    temp = folder / f".{name}.{secrets.token_hex(8)}.part"
+    temp = folder / f".{name}.{os.urandom(8).hex()}.part"
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
     handle = os.open(temp, flags, 0o666)
     _try_lock(handle)
@@ -189,7 +188,7 @@ def commit_pair(first: PendingFile, last: PendingFile, *, overwrite: bool = Fals
     with _signals_deferred():
         aside = None
         if last.target.exists():  # the old pair, from here on incomplete until the new one is in place
-            aside = last.target.with_name(f".{last.target.name}.{secrets.token_hex(8)}.part")
+            aside = last.target.with_name(f".{last.target.name}.{os.urandom(8).hex()}.part")
             os.replace(last.target, aside)
         try:
             first.rename()

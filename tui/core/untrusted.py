@@ -24,7 +24,6 @@ file's name in front. Messages quote at most a few escaped characters of any val
 
 from __future__ import annotations
 
-import json
 import math
 import posixpath
 import unicodedata
@@ -102,6 +101,8 @@ def load_json(data: bytes) -> Any:
             raise Invalid("", "nested more than 1024 levels deep; not a job document") from None
         first = _first_line(exc)
     try:
+        import json  # only for the tokens orjson refuses: not imported at start-up
+
         return json.loads(data)
     except RecursionError:
         raise Invalid("", "nested too deeply; not a job document") from None
