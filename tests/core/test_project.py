@@ -7,7 +7,8 @@ import pytest
 
 from tui.core.errors import ProjectError, RefError
 from tui.core.jobdoc import job_from_bytes, normalise_count_max, parse_date
-from tui.core.project import load_project
+from tui.core.model import Job
+from tui.core.project import _link_children, job_dir_names, load_project
 from tui.core.views import inputs_view, outputs_view
 
 
@@ -180,6 +181,24 @@ def test_live_sessions_and_stray_files_are_skipped(reference_project):
 def test_children_derived_from_parents(reference_project):
     project = load_project(reference_project)
     assert "J690" in project.job("J688").children
+
+
+def test_missing_children_are_added_in_uid_order_after_the_listed_ones():
+    jobs = {uid: Job(uid, parents=parents, children=children) for uid, parents, children in [
+        ("J1", (), ("J3",)), ("J2", ("J1",), ()), ("J3", ("J1",), ()), ("J4", ("J1", "J9"), ()), ("J5", ("J5",), ())]}
+    _link_children(jobs)
+    assert jobs["J1"].children == ("J3", "J2", "J4") and jobs["J5"].children == ("J5",)
+    assert jobs["J2"].children == jobs["J3"].children == ()
+
+
+def test_job_folders_are_sorted_by_number_and_only_j_numbers_count(tmp_path):
+    for name in ["J10", "J2", "J1", "J100", "J9", "S1", "I3", "K4", "J", "Jx1", "J1x", "J²", "J3\nJ4", "exports"]:
+        (tmp_path / name).mkdir()
+    (tmp_path / "J5").write_text("a file, not a job folder")
+    assert job_dir_names(tmp_path) == ["J1", "J2", "J9", "J10", "J100"]
+    (tmp_path / "J007").mkdir()  # a leading zero: still ordered by number
+    assert job_dir_names(tmp_path) == ["J1", "J2", "J007", "J9", "J10", "J100"]
+    assert job_dir_names(tmp_path / "S1") == []
 
 
 def test_not_a_project(tmp_path):

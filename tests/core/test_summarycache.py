@@ -7,6 +7,7 @@ import json
 import os
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from tui.cli import main
@@ -80,6 +81,17 @@ def _written(path: Path, text: str) -> Path:
     return path
 
 
+def test_dates_come_back_with_their_utc_offset(demo_project, reads, capsys):
+    edit(demo_project / "J2" / "job.json", created_at="2024-03-01T12:34:56.789012+02:00")
+    edit(demo_project / "J3" / "job.json", created_at="2024-03-01T12:34:56-05:30")
+    assert main(["jobs", str(demo_project), "--json"]) == 0
+    first = capsys.readouterr().out
+    reads.clear()
+    assert main(["jobs", str(demo_project), "--json"]) == 0
+    assert reads == [] and capsys.readouterr().out == first
+    assert '"2024-03-01T12:34:56.789012+02:00"' in first and '"2024-03-01T12:34:56-05:30"' in first
+
+
 def test_removed_and_added_jobs(demo_project, reads):
     first = load_project(demo_project)
     (demo_project / "J2" / "job.json").rename(demo_project / "J2" / "gone.json")
@@ -111,6 +123,22 @@ def test_a_corrupt_cache_is_ignored_and_rewritten(demo_project, reads, content):
     reads.clear()
     load_project(demo_project)
     assert reads == []
+
+
+def test_values_past_the_summary_in_a_cache_entry_are_not_taken(demo_project, reads):
+    first = load_project(demo_project)
+    outputs = [o.name for o in first.jobs["J5"].outputs]
+    path = cache_path(first.path)
+    document = msgspec.msgpack.decode(path.read_bytes())
+    for entry in document["jobs"]:
+        entry += ["/elsewhere/job.json", "not a loader", [["made", "up"]], [], "search text"]
+    path.write_bytes(msgspec.msgpack.encode(document))
+    reads.clear()
+    project = load_project(demo_project)
+    assert reads == [] and summaries(project) == summaries(first)
+    job = project.jobs["J5"]
+    assert job._source == str(demo_project.resolve() / "J5" / "job.json") and job._search is None
+    assert [o.name for o in job.outputs] == outputs and reads == ["J5"]
 
 
 def test_a_cache_of_another_project_is_ignored(demo_project, tmp_path, reads):

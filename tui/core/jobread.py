@@ -19,10 +19,9 @@ from collections import deque
 from itertools import islice
 from sys import intern  # types, statuses, versions, workspaces repeat across 50,000 jobs: one copy each
 from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from stat import S_ISREG
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -31,6 +30,9 @@ from .atomic import open_regular
 from .errors import JobDocumentError
 from .jobdoc import V4_KEYS, job_from_bytes, parse_date, parse_io
 from .model import InputGroup, Job, OutputGroup
+
+if TYPE_CHECKING:  # imported when a pool is first needed: concurrent.futures brings logging
+    from concurrent.futures import ThreadPoolExecutor
 
 READERS = 16  # threads: enough to hide ~5 ms per open on NFS/Lustre, few enough for a laptop
 PROBE = 16  # files read one by one first, timed: do they come slowly enough for threads to help?
@@ -207,6 +209,8 @@ class Readers:
     @property
     def threads(self) -> ThreadPoolExecutor:
         if self.pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
             self.pool = ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="csrebind-read")
         return self.pool
 
@@ -263,7 +267,9 @@ def _stamp_or_none(path: str) -> Stamp | None:
         st = os.stat(path)
     except OSError:
         return None
-    return stamp_of(st) if S_ISREG(st.st_mode) else None
+    if not S_ISREG(st.st_mode):
+        return None
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)  # stamp_of, without a call: 50,000 times
 
 
 # --- inputs and outputs, on demand -----------------------------------------------------------

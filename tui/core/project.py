@@ -10,6 +10,7 @@ from __future__ import annotations
 import heapq
 import os
 import re
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
@@ -25,6 +26,7 @@ from .refs import ResultRef
 from .summarycache import SummaryCache
 
 JOB_DIR_RE = re.compile(r"J[0-9]+")
+ALL_JOB_DIRS_RE = re.compile(r"J[0-9]+(?:/J[0-9]+)*")
 Progress = Callable[[int, int], None]
 
 
@@ -135,21 +137,19 @@ def read_job_batches(project: Project, first: int = 200, largest: int = 16384) -
 
 
 def _read_batch(root: str, names: list[str], cache: SummaryCache | None, readers: Readers) -> list[Job]:
-    dirs = [f"{root}{os.sep}{name}" for name in names]  # os.path.join costs more, 50,000 times
+    prefix = f"{root}{os.sep}"  # os.path.join costs more, 50,000 times
     if cache is None or cache.was_empty:
-        jobs = read_summaries(dirs, readers)
-    else:
-        paths = [f"{d}{os.sep}job.json" for d in dirs]
-        jobs = [cache.job(name, path, stamp) for name, path, stamp in zip(names, paths, stat_all(paths, readers))]
-        missing = [i for i, job in enumerate(jobs) if job is None]
-        for i, job in zip(missing, read_summaries([dirs[i] for i in missing], readers)):
-            jobs[i] = job
-            cache.add(job)
+        jobs = read_summaries([prefix + name for name in names], readers)
+        if cache is not None:
+            for job in jobs:
+                cache.add(job)
         return jobs
-    if cache is not None:
-        for job in jobs:
-            cache.add(job)
-    return jobs
+    paths = [f"{prefix}{name}{os.sep}job.json" for name in names]
+    cached, missing = cache.jobs(names, paths, stat_all(paths, readers))
+    for i, job in zip(missing, read_summaries([prefix + names[i] for i in missing], readers)):
+        cached[i] = job
+        cache.add(job)
+    return cached  # type: ignore[return-value]  # every None was replaced
 
 
 def finish_loading(project: Project) -> Project:
@@ -161,17 +161,26 @@ def finish_loading(project: Project) -> Project:
 def load_project(path: str | os.PathLike, progress: Progress | None = None, cache: bool = True) -> Project:
     project = open_project(path, cache=cache)
     for batch, done, total in read_job_batches(project):
-        project.jobs.update((job.uid, job) for job in batch)
+        project.jobs.update({job.uid: job for job in batch})
         if progress is not None:
             progress(done, total)
     return finish_loading(project)
 
 
 def job_dir_names(root: Path) -> list[str]:
-    """``J<N>`` directories sorted by number; everything else in the project folder is skipped."""
+    """``J<N>`` directories sorted by number; everything else in the project folder is skipped.
+    Written for 50,000 folders: C-level sorts and one match, no Python call per name (a sort
+    keyed by int(name[1:]) alone took longer than all of this)."""
     with os.scandir(root) as entries:
-        names = [e.name for e in entries if JOB_DIR_RE.fullmatch(e.name) and e.is_dir()]
-    return sorted(names, key=lambda n: int(n[1:]))
+        folders = [e.name for e in entries if e.is_dir()]
+    folders.sort()  # by text: the J names are together, J1 J10 J100 J2…
+    names = folders[bisect_left(folders, "J"):bisect_left(folders, "K")]
+    if not ALL_JOB_DIRS_RE.fullmatch("/".join(names)):  # a J folder that is not J<N> ("/": in no name)
+        names = [name for name in names if JOB_DIR_RE.fullmatch(name)]
+    if names and names[0].startswith("J0"):  # a number written with a leading zero (J007): rare
+        return sorted(names, key=lambda n: int(n[1:]))
+    names.sort(key=len)  # stable: J2 before J10, and J1 J10 J100 in text order already
+    return names
 
 
 def lineage_order(jobs: dict[str, Job]) -> list[Job]:
@@ -252,16 +261,14 @@ def _read_json_quietly(path: Path, warnings: list[str]) -> object | None:
 
 
 def _link_children(jobs: dict[str, Job]) -> None:
-    """``children`` lags in dumps; add every job that names a parent so the tree is complete."""
-    derived: dict[str, list[str]] = {}
+    """``children`` lags in dumps; add every job that names a parent so the tree is complete.
+    Mostly nothing is missing: only the links a parent lacks are collected (in uid order, as
+    before), and added once all are known."""
+    missing: dict[str, list[str]] = {}
     for job in jobs.values():
         for parent in job.parents:
-            derived.setdefault(parent, []).append(job.uid)
-    for uid, kids in derived.items():
-        job = jobs.get(uid)
-        if job is None or job.children == tuple(kids):  # mostly complete already: nothing to add
-            continue
-        known = set(job.children)
-        extra = tuple(k for k in kids if k not in known)
-        if extra:
-            job.children += extra
+            known = jobs.get(parent)
+            if known is not None and job.uid not in known.children:
+                missing.setdefault(parent, []).append(job.uid)
+    for uid, extra in missing.items():
+        jobs[uid].children += tuple(extra)

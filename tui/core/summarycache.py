@@ -12,38 +12,28 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 import msgspec
 
+from .gcpause import gc_paused
 from .jobread import Stamp, load_io
 from .model import Job
 
 FORMAT = "csrebind job summaries"
-VERSION = 1
+VERSION = 2  # 2: jobs decoded as Jobs; dates as msgpack timestamps (ISO text when they have a UTC offset)
 
-
-class Entry(msgspec.Struct, array_like=True, gc=False):  # no cycles: 50,000 entries the collector need not walk
-    name: str  # the job folder (J12)
-    stamp: tuple[int, int, int, int]
-    type: str
-    title: str
-    status: str
-    created: float | None
-    parents: tuple[str, ...]
-    children: tuple[str, ...]
-    workspaces: tuple[str, ...]
-    schema: str | None
-    version: str
-    error: str | None
+# An entry is a Job's first twelve fields, as an array (Job is array-like): uid (the job folder),
+# the summary fields, the job.json's stamp. Decoding makes the Jobs themselves, checked field by
+# field; the fields after the stamp are set when a job is used (whatever a damaged cache holds).
 
 
 class CacheFile(msgspec.Struct):
     format: str
     version: int
     project: str
-    jobs: list[Entry]
+    jobs: list[Job]
 
 
 _decoder = msgspec.msgpack.Decoder(CacheFile)
@@ -62,35 +52,46 @@ def cache_path(project_path: Path) -> Path:
 
 
 class SummaryCache:
-    """What the last read of one project found (``known``, each entry dropped once used) and the
-    jobs this read finds (``found``)."""
+    """What the last read of one project found (``known``, each job dropped once looked at) and
+    the jobs this read finds (``found``)."""
 
     def __init__(self, project_path: Path) -> None:
         self.project_path = project_path
         self.path = cache_path(project_path)
-        self.known: dict[str, Entry] = self._load()
+        self.known: dict[str, Job] = self._load()
         self.was_empty = not self.known
         self.found: dict[str, Job] = {}
         self.changed = False
 
-    def _load(self) -> dict[str, Entry]:
+    def _load(self) -> dict[str, Job]:
         try:
-            with open(self.path, "rb") as stream:
+            with open(self.path, "rb") as stream, gc_paused():  # 50,000 new jobs, none garbage
                 cached = _decoder.decode(stream.read())
         except (OSError, msgspec.DecodeError, ValueError, RecursionError):
             return {}  # missing, unreadable, corrupt or of another format: read every job
         if cached.format != FORMAT or cached.version != VERSION or cached.project != str(self.project_path):
             return {}
-        return {entry.name: entry for entry in cached.jobs}
+        return {job.uid: job for job in cached.jobs}
 
-    def job(self, name: str, path: str, stamp: Stamp | None) -> Job | None:
-        """The cached summary of job folder ``name`` if its job.json still has ``stamp``."""
-        entry = self.known.pop(name, None)
-        if entry is None or stamp is None or tuple(entry.stamp) != stamp:
-            self.changed |= entry is not None
-            return None
-        job = self.found[name] = _job(entry, path)
-        return job
+    def jobs(self, names: list[str], paths: list[str], stamps: list[Stamp | None]) -> tuple[list[Job | None], list[int]]:
+        """The cached job of each folder of ``names`` whose job.json (at ``paths``) still has the
+        stamp of ``stamps``, None for the others, and where the Nones are (the jobs to read). One
+        loop for the whole batch: at 50,000 jobs every call per job counts."""
+        known, found = self.known, self.found
+        jobs: list[Job | None] = []
+        missing: list[int] = []
+        for name, path, stamp in zip(names, paths, stamps):
+            job = known.pop(name, None)
+            if job is None or job._stamp != stamp:  # tuples both; None (no regular file) never equals
+                self.changed |= job is not None
+                missing.append(len(jobs))
+                jobs.append(None)
+                continue
+            found[name] = job
+            job._source, job._outputs, job._inputs, job._search = path, None, None, None
+            job._load = load_io if job.error is None else None
+            jobs.append(job)
+        return jobs, missing
 
     def add(self, job: Job) -> None:
         """Remember a job just read from disk (before its children are linked: the cache holds
@@ -106,7 +107,8 @@ class SummaryCache:
         jobs, self.found, self.known = self.found, {}, {}
         if not changed:
             return
-        document = CacheFile(FORMAT, VERSION, str(self.project_path), [_entry(job) for job in jobs.values()])
+        entries = [entry for entry in map(_entry, jobs.values()) if entry is not None]
+        document = {"format": FORMAT, "version": VERSION, "project": str(self.project_path), "jobs": entries}
         with contextlib.suppress(OSError):
             self.path.parent.mkdir(parents=True, exist_ok=True)
             temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.part")
@@ -118,17 +120,26 @@ class SummaryCache:
                     temporary.unlink()
 
 
-def _entry(job: Job) -> Entry:
-    created = job.created_at.timestamp() if job.created_at is not None else None
-    return Entry(job.uid, job._stamp, job.type, job.title, job.status, created, job.parents, job.children,
-                 job.workspaces, job.schema, job.version, job.error)
+def _entry(job: Job) -> list | None:
+    """What the cache keeps of ``job``; None when its date would not come back as it is."""
+    created = job.created_at
+    if created is not None and created.utcoffset():
+        created = _with_offset(created)
+        if created is None:
+            return None
+    return [job.uid, job.type, job.title, job.status, created, job.parents, job.children, job.workspaces,
+            job.schema, job.version, job.error, job._stamp]
 
 
-def _job(entry: Entry, path: str) -> Job:
-    created = datetime.fromtimestamp(entry.created, tz=timezone.utc) if entry.created is not None else None
-    job = Job(entry.name, entry.type, entry.title, entry.status, created, entry.parents, entry.children,
-              entry.workspaces, entry.schema, entry.version, entry.error)
-    job._source, job._stamp = path, entry.stamp
-    if entry.error is None:
-        job._load = load_io
-    return job
+def _with_offset(moment: datetime) -> str | None:
+    """A date with a UTC offset as ISO text (a msgpack timestamp keeps the instant only, and the
+    offset is shown), if it decodes back to the same date and offset."""
+    text = moment.isoformat()
+    try:
+        back = _date_decoder.decode(_encoder.encode(text))
+    except (msgspec.DecodeError, ValueError):
+        return None
+    return text if back == moment and back.utcoffset() == moment.utcoffset() else None
+
+
+_date_decoder = msgspec.msgpack.Decoder(datetime)

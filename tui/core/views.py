@@ -6,37 +6,41 @@ and its human tables cannot drift apart.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterable
 
 from .model import Connection, InputGroup, Job, OutputGroup, OutputResult
 from .project import Project
 from .refs import FINAL
 
 
-def job_summary(job: Job) -> dict[str, Any]:
-    """Tuples and the datetime as they are: orjson writes them (as lists and ISO 8601) faster
-    than copies made here, which counts at 50,000 jobs."""
-    return {
-        "uid": job.uid,
-        "type": job.type,
-        "title": job.title,
-        "status": job.status,
-        "created_at": job.created_at,
-        "parents": job.parents,
-        "children": job.children,
-        "workspaces": job.workspaces,
-        "schema": job.schema,
-        "error": job.error,
-    }
-
-
 def jobs_view(project: Project) -> dict[str, Any]:
     return {
         "project": {"uid": project.uid, "title": project.title, "path": str(project.path)},
         "workspaces": [{"uid": w.uid, "title": w.title} for w in project.workspaces.values()],
-        "jobs": [job_summary(j) for j in project.jobs.values()],
+        "jobs": job_summaries(project.jobs.values()),
         "warnings": list(project.warnings),
     }
+
+
+def job_summaries(jobs: Iterable[Job]) -> list[dict[str, Any]]:
+    """What a listing shows of each job. Tuples and the datetime as they are: orjson writes them
+    (as lists and ISO 8601) faster than copies made here, which counts at 50,000 jobs; and one
+    comprehension, no call per job (a call costs about as much as the dict)."""
+    return [
+        {
+            "uid": job.uid,
+            "type": job.type,
+            "title": job.title,
+            "status": job.status,
+            "created_at": job.created_at,
+            "parents": job.parents,
+            "children": job.children,
+            "workspaces": job.workspaces,
+            "schema": job.schema,
+            "error": job.error,
+        }
+        for job in jobs
+    ]
 
 
 def result_view(result: OutputResult) -> dict[str, Any]:
