@@ -52,11 +52,15 @@ class DetailsPane(ReportsWorkerFailures, VerticalScroll):
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self.ref: ResultRef | None = None  # the result shown, while its header is read
+        self._shown: Text | str = ""
 
     def compose(self):
         yield Static(id="details-body")
 
     def _show(self, content: Text | str) -> None:
+        if content == self._shown:
+            return  # an update lays out the whole screen: none when moving between jobs leaves it blank
+        self._shown = content
         self.query_one("#details-body", Static).update(content)
 
     def show_note(self, content: Text | str = "") -> None:

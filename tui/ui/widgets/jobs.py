@@ -16,6 +16,7 @@ from textual.geometry import Region, Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.message import Message
+from textual.reactive import Reactive
 from textual.widgets import Input
 
 from ...core.joblist import MAX_DEPTH, JobRow, JobRows, JobSearch, flat_rows, lineage_rows, workspace_rows
@@ -174,7 +175,13 @@ class JobList(ScrollView, can_focus=True):
 
     def _changed(self) -> None:
         self._lines = {}
-        self.virtual_size = Size(self.size.width, len(self.rows))
+        size = Size(self.size.width, len(self.rows))
+        if size != self.virtual_size and self.is_mounted:
+            # Through the reactive, a new virtual size lays out the whole screen (about 10 ms,
+            # on every filter keystroke); Textual's scroll update sets the scrollbar and the
+            # scroll position, and asks for a layout only when a scrollbar appears or goes.
+            self.set_reactive(JobList.virtual_size, size)
+            self._scroll_update(size)
         self.refresh()
 
     # --- the cursor --------------------------------------------------------------------------
@@ -338,6 +345,14 @@ class MatchList(JobList):
         self.post_message(self.Chosen(self.current_uid))
 
 
+class FilterInput(Input):
+    """The filter line: one row, as wide as the pane (styles/app.tcss)."""
+
+    # Input gives itself a new virtual size on every change; through Widget's reactive, that lays
+    # out the whole screen (about 10 ms a keystroke). A longer filter only scrolls within the line.
+    virtual_size = Reactive(Size(0, 0), layout=False)
+
+
 class JobsPane(Vertical):
     """The tree, plus a filter line and its list of matches shown while filtering."""
 
@@ -347,7 +362,7 @@ class JobsPane(Vertical):
         self._search: tuple[tuple[int, int], JobSearch] | None = None  # (which jobs, how many): the search
 
     def compose(self) -> ComposeResult:
-        yield Input(placeholder="filter: uid, title or type", id="job-filter")
+        yield FilterInput(placeholder="filter: uid, title or type", id="job-filter")
         yield MatchList(id="job-matches")
         yield JobList(id="job-tree")
 

@@ -6,6 +6,8 @@ from contextlib import contextmanager
 from typing import Generic, TypeVar
 
 from rich.text import Text
+from textual.geometry import Size
+from textual.reactive import Reactive
 from textual.widgets import Tree
 
 from ..commands import pane_bindings
@@ -39,9 +41,22 @@ class PaneTree(Tree[T], Generic[T]):
             self._bulk_adding = False
             self._invalidate()
 
+    # Textual lays out the whole screen when a tree's lines change (its virtual size, and
+    # Tree._invalidate asks for it): about 10 ms on every move to another job, whose outputs
+    # fill the pane anew. A pane's size is set by the screen, never by its lines: only the
+    # scrollbars follow them, and Textual's scroll update lays out when one appears or goes.
+    virtual_size = Reactive(Size(0, 0), layout=False)
+
+    def watch_virtual_size(self, size: Size) -> None:
+        if self.is_mounted:
+            self._scroll_update(size)
+
     def _invalidate(self) -> None:
         if not getattr(self, "_bulk_adding", False):
-            super()._invalidate()
+            self._clear_line_cache()  # Tree._invalidate, less its layout (textual is pinned exactly)
+            self._updates += 1
+            self.root._reset()
+            self.refresh()
 
     def get_label_width(self, node) -> int:
         """Textual renders every label to size the tree; the text's own width is the same
