@@ -2,13 +2,14 @@
 
 import json
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 
 from tui.core.errors import ProjectError, RefError
 from tui.core.jobdoc import job_from_bytes, normalise_count_max, parse_date
 from tui.core.model import Job
-from tui.core.project import _link_children, job_dir_names, load_project
+from tui.core.project import Project, finish_loading, job_dir_names, load_project, missing_children
 from tui.core.views import inputs_view, outputs_view
 
 
@@ -186,7 +187,8 @@ def test_children_derived_from_parents(reference_project):
 def test_missing_children_are_added_in_uid_order_after_the_listed_ones():
     jobs = {uid: Job(uid, parents=parents, children=children) for uid, parents, children in [
         ("J1", (), ("J3",)), ("J2", ("J1",), ()), ("J3", ("J1",), ()), ("J4", ("J1", "J9"), ()), ("J5", ("J5",), ())]}
-    _link_children(jobs)
+    assert missing_children(jobs) == {"J1": ("J2", "J4"), "J5": ("J5",)}
+    finish_loading(Project(Path("P1"), "P1", "", jobs))
     assert jobs["J1"].children == ("J3", "J2", "J4") and jobs["J5"].children == ("J5",)
     assert jobs["J2"].children == jobs["J3"].children == ()
 

@@ -92,6 +92,24 @@ def test_dates_come_back_with_their_utc_offset(demo_project, reads, capsys):
     assert '"2024-03-01T12:34:56.789012+02:00"' in first and '"2024-03-01T12:34:56-05:30"' in first
 
 
+def test_children_left_out_by_the_documents_are_kept_with_the_cache(demo_project, reads):
+    edit(demo_project / "J1" / "job.json", children=[])  # J2 names J1 as a parent
+    first = load_project(demo_project)
+    assert "J2" in first.jobs["J1"].children
+    reads.clear()
+    again = load_project(demo_project)
+    assert reads == [] and summaries(again) == summaries(first)
+    edit(demo_project / "J2" / "job.json", parents=[])
+    edited = load_project(demo_project)
+    assert reads == ["J2"] and "J2" not in edited.jobs["J1"].children
+    reads.clear()
+    assert summaries(load_project(demo_project)) == summaries(edited) and reads == []
+    edit(demo_project / "J2" / "job.json", parents=["J50"])
+    load_project(demo_project)
+    (demo_project / "J50").mkdir()  # no job.json: a broken job, still a parent
+    assert load_project(demo_project).jobs["J50"].children == ("J2",)
+
+
 def test_removed_and_added_jobs(demo_project, reads):
     first = load_project(demo_project)
     (demo_project / "J2" / "job.json").rename(demo_project / "J2" / "gone.json")

@@ -40,6 +40,8 @@ class Project:
     warnings: list[str] = field(default_factory=list)
     last_dumped_version: str = ""  # project.json's: the CryoSPARC version that last wrote the dumps (v5)
     cache: SummaryCache | None = field(default=None, repr=False)  # job summaries of the last read
+    # The children the jobs' documents leave out, found while reading (see finish_loading).
+    missing_children: dict[str, tuple[str, ...]] | None = field(default=None, repr=False)
 
     def job(self, uid: str) -> Job:
         try:
@@ -126,14 +128,19 @@ def read_job_batches(project: Project, first: int = 200, largest: int = 16384) -
     root = str(project.path)
     cache = project.cache
     total, start, size = len(names), 0, first
+    read: dict[str, Job] = {}
     with gc_paused(), Readers() as readers:
         while start < total:
             batch = _read_batch(root, names[start:start + size], cache, readers)
             start += len(batch)
+            read.update({job.uid: job for job in batch})
             yield batch, start, total
             size = min(size * 2, largest)
         if cache is not None:
-            cache.save()
+            # Every job as cached: the links the cache holds are these jobs' (50,000 jobs: 45 ms)
+            missing = cache.missing_children if cache.unchanged else missing_children(read)
+            project.missing_children = missing
+            cache.save(missing)
 
 
 def _read_batch(root: str, names: list[str], cache: SummaryCache | None, readers: Readers) -> list[Job]:
@@ -153,8 +160,11 @@ def _read_batch(root: str, names: list[str], cache: SummaryCache | None, readers
 
 
 def finish_loading(project: Project) -> Project:
+    """Complete each job's children (``children`` lags in dumps: every job that names a parent
+    is added), with the links found while reading when there are (they are used once)."""
+    missing, project.missing_children = project.missing_children, None
     with gc_paused():
-        _link_children(project.jobs)
+        _add_children(project.jobs, missing_children(project.jobs) if missing is None else missing)
     return project
 
 
@@ -260,15 +270,20 @@ def _read_json_quietly(path: Path, warnings: list[str]) -> object | None:
     return None
 
 
-def _link_children(jobs: dict[str, Job]) -> None:
-    """``children`` lags in dumps; add every job that names a parent so the tree is complete.
-    Mostly nothing is missing: only the links a parent lacks are collected (in uid order, as
-    before), and added once all are known."""
+def missing_children(jobs: dict[str, Job]) -> dict[str, tuple[str, ...]]:
+    """The children each job's document leaves out: the jobs naming it as a parent that its
+    ``children`` lack, in uid order. Mostly none: only the lacking links are collected."""
     missing: dict[str, list[str]] = {}
     for job in jobs.values():
         for parent in job.parents:
             known = jobs.get(parent)
             if known is not None and job.uid not in known.children:
                 missing.setdefault(parent, []).append(job.uid)
+    return {uid: tuple(kids) for uid, kids in missing.items()}
+
+
+def _add_children(jobs: dict[str, Job], missing: dict[str, tuple[str, ...]]) -> None:
     for uid, extra in missing.items():
-        jobs[uid].children += tuple(extra)
+        job = jobs.get(uid)
+        if job is not None:
+            job.children += extra

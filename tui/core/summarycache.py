@@ -34,6 +34,9 @@ class CacheFile(msgspec.Struct):
     version: int
     project: str
     jobs: list[Job]
+    # The children the documents of these jobs leave out (project.missing_children): when every
+    # job is found unchanged, they need not be looked for again.
+    missing_children: dict[str, tuple[str, ...]]
 
 
 _decoder = msgspec.msgpack.Decoder(CacheFile)
@@ -58,10 +61,12 @@ class SummaryCache:
     def __init__(self, project_path: Path) -> None:
         self.project_path = project_path
         self.path = cache_path(project_path)
+        self.missing_children: dict[str, tuple[str, ...]] = {}
         self.known: dict[str, Job] = self._load()
         self.was_empty = not self.known
         self.found: dict[str, Job] = {}
         self.changed = False
+        self.misses = 0  # job folders not found in the cache as they are now (new, edited, no job.json)
 
     def _load(self) -> dict[str, Job]:
         try:
@@ -71,6 +76,7 @@ class SummaryCache:
             return {}  # missing, unreadable, corrupt or of another format: read every job
         if cached.format != FORMAT or cached.version != VERSION or cached.project != str(self.project_path):
             return {}
+        self.missing_children = cached.missing_children
         return {job.uid: job for job in cached.jobs}
 
     def jobs(self, names: list[str], paths: list[str], stamps: list[Stamp | None]) -> tuple[list[Job | None], list[int]]:
@@ -91,7 +97,14 @@ class SummaryCache:
             job._source, job._outputs, job._inputs, job._search = path, None, None, None
             job._load = load_io if job.error is None else None
             jobs.append(job)
+        self.misses += len(missing)
         return jobs, missing
+
+    @property
+    def unchanged(self) -> bool:
+        """Once every job folder was looked up: each was found in the cache as it is, and the
+        cache holds no other (the same jobs as when it was written)."""
+        return not self.was_empty and not self.misses and not self.known
 
     def add(self, job: Job) -> None:
         """Remember a job just read from disk (before its children are linked: the cache holds
@@ -100,15 +113,17 @@ class SummaryCache:
             self.found[job.uid] = job
             self.changed = True
 
-    def save(self) -> None:
-        """Write the cache when this read found something the old one did not hold (or lost a
-        job), then let go of it; a failure only costs the next start its speed."""
+    def save(self, missing_children: dict[str, tuple[str, ...]]) -> None:
+        """Write the cache, with the children the jobs' documents leave out, when this read found
+        something the old one did not hold (or lost a job), then let go of it; a failure only
+        costs the next start its speed."""
         changed = self.changed or bool(self.known)  # entries left over: jobs gone since
         jobs, self.found, self.known = self.found, {}, {}
         if not changed:
             return
         entries = [entry for entry in map(_entry, jobs.values()) if entry is not None]
-        document = {"format": FORMAT, "version": VERSION, "project": str(self.project_path), "jobs": entries}
+        document = {"format": FORMAT, "version": VERSION, "project": str(self.project_path), "jobs": entries,
+                    "missing_children": missing_children}
         with contextlib.suppress(OSError):
             self.path.parent.mkdir(parents=True, exist_ok=True)
             temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.part")
