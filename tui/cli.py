@@ -133,24 +133,28 @@ def cmd_outputs(options: argparse.Namespace) -> int:
     if options.json:
         emit_json(outputs_view(job))
         return EXIT_OK
-    rows = []
+    rows, versions_text = [], {}
     for group in job.outputs:  # the model itself, not the view: a job can have 120,000 results
         rows.append([f"{group.name} ({group.type})", "", "", "", group.num_items, ""])
-        rows.extend(map(_result_row, group.results))
+        rows.extend(_result_row(result, versions_text) for result in group.results)
     print(f"{job.uid} {job.label} [{job.status}]")
     print(table(rows, ["OUTPUT / RESULT", "DTYPE", "", "VERSIONS", "ROWS", "FINAL METAFILE"]))
     return EXIT_OK
 
 
-def _result_row(result) -> list[Any]:
-    """One result's line of the outputs table: its F reference, versions, rows and metafile at F."""
+def _result_row(result, versions_text: dict[tuple[int, ...], str]) -> list[Any]:
+    """One result's line of the outputs table: its F reference, versions, rows and metafile at F.
+    ``versions_text`` keeps each list of versions as text: the results of a job mostly share one."""
     ref = f"  {result.job}.{result.output}.{result.name}.F"
     passthrough = "passthrough" if result.passthrough else ""
+    versions = versions_text.get(result.versions)
+    if versions is None:
+        versions = versions_text[result.versions] = ",".join(map(str, result.versions)) or "none (incomplete)"
     if not result.complete:
-        return [ref, result.dtype, passthrough, ",".join(map(str, result.versions)) or "none (incomplete)", None, ""]
+        return [ref, result.dtype, passthrough, versions, None, ""]
     index = result.final_index
     rows = result.num_items[index] if index < len(result.num_items) else None
-    return [ref, result.dtype, passthrough, ",".join(map(str, result.versions)), rows, result.metafiles[index]]
+    return [ref, result.dtype, passthrough, versions, rows, result.metafiles[index]]
 
 
 def cmd_inputs(options: argparse.Namespace) -> int:

@@ -349,3 +349,22 @@ def test_export_set_takes_the_bare_slot_of_the_exported_connection(demo_project,
     code, _, err = run(capsys, "export", str(demo_project), "J12", "particles", "--connection", "3",
                        "--set", "blob=J5.particles.blob.F", "--out", str(tmp_path / "c"))
     assert code == 1 and "no connection 3" in err
+
+
+@pytest.mark.parametrize("schema", ["v4", "v5"])
+def test_outputs_table_cells(demo_project, capsys, schema):
+    """Each result's line: versions, rows and metafile at F; an incomplete result says so."""
+    path = demo_project / "J9" / "job.json"
+    document = json.loads(path.read_text())
+    results = (document["output_results"] if schema == "v4"
+               else [r for out in document["spec"]["outputs"].values() for r in out["results"]])
+    cleared = next(r for r in results if r["name"] == "ctf")
+    cleared["versions"], cleared["metafiles"] = [], []
+    path.write_text(json.dumps(document))
+    code, out, err = run(capsys, "outputs", str(demo_project), "J9")
+    assert code == 0, err
+    lines = {line.split()[0]: line.split() for line in out.splitlines()[2:] if line.startswith("  J9.")}
+    assert lines["J9.particles.ctf.F"][1:] == ["ctf", "none", "(incomplete)"]
+    poses = lines["J9.particles.alignments3D.F"]
+    assert poses[1:3] == ["alignments3D", "0,1,2,3,5,7"] and poses[-1] == "J9/J9_007_particles.cs"
+    assert poses[3].isdigit()  # the rows at F
