@@ -113,10 +113,10 @@ def read_job_file(path):
     next(reads)
     time.sleep(latency)
     return read(path)
-def _stamp_or_none(path):
+def _stamp_or_none(*args):
     next(stats)
     time.sleep(latency)
-    return stamp(path)
+    return stamp(*args)
 r.read_job_file, r._stamp_or_none = read_job_file, _stamp_or_none
 atexit.register(lambda: print(f"wrapped calls: reads={next(reads)} stats={next(stats)}", file=sys.stderr))
 from tui.cli import main

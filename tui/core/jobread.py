@@ -224,14 +224,15 @@ def _chunks(items: list) -> list[list]:
     return [items[i:i + size] for i in range(0, len(items), size)]
 
 
-def stat_all(paths: list[str], readers: Readers) -> list[Stamp | None]:
-    """The stamps of ``paths`` (None for a missing or non-regular file)."""
-    stamps = readers.probe(_stamp_or_none, paths)
+def stat_all(paths: list[str], readers: Readers, dir_fd: int | None = None) -> list[Stamp | None]:
+    """The stamps of ``paths`` (None for a missing or non-regular file); with ``dir_fd``, paths
+    relative to that folder (the kernel then walks two names per path, not the whole path)."""
+    stamps = readers.probe(lambda path: _stamp_or_none(path, dir_fd), paths)
     rest = paths[len(stamps):]
     if readers.parallel and rest:
-        parts = readers.threads.map(lambda part: [_stamp_or_none(path) for path in part], _chunks(rest))
+        parts = readers.threads.map(lambda part: [_stamp_or_none(path, dir_fd) for path in part], _chunks(rest))
         return stamps + [stamp for part in parts for stamp in part]
-    return stamps + [_stamp_or_none(path) for path in rest]
+    return stamps + [_stamp_or_none(path, dir_fd) for path in rest]
 
 
 def read_summaries(job_dirs: list[str], readers: Readers) -> list[Job]:
@@ -262,9 +263,9 @@ def _read_chunk(job_dirs: list[str]) -> list[Read]:
     return [read_document(job_dir) for job_dir in job_dirs]
 
 
-def _stamp_or_none(path: str) -> Stamp | None:
+def _stamp_or_none(path: str, dir_fd: int | None = None) -> Stamp | None:
     try:
-        st = os.stat(path)
+        st = os.stat(path, dir_fd=dir_fd)
     except OSError:
         return None
     if not S_ISREG(st.st_mode):
