@@ -7,7 +7,6 @@ document cannot be used is kept as *broken* with a one-line reason; the rest sti
 
 from __future__ import annotations
 
-import heapq
 import os
 import re
 from bisect import bisect_left
@@ -202,29 +201,6 @@ def job_dir_names(root: Path) -> list[str]:
         return sorted(names, key=lambda n: int(n[1:]))
     names.sort(key=len)  # stable: J2 before J10, and J1 J10 J100 in text order already
     return names
-
-
-def lineage_order(jobs: dict[str, Job]) -> list[Job]:
-    """Parents before children (uid order among the ready ones), so a tree can be built in one
-    pass; jobs caught in a cycle come last, in uid order."""
-    waiting = {uid: {p for p in job.parents if p in jobs and p != uid} for uid, job in jobs.items()}
-    children: dict[str, list[str]] = {}
-    for uid, parents in waiting.items():
-        for parent in parents:
-            children.setdefault(parent, []).append(uid)
-    ready = [(jobs[uid].number, uid) for uid, parents in waiting.items() if not parents]
-    heapq.heapify(ready)
-    ordered: list[Job] = []
-    while ready:
-        _, uid = heapq.heappop(ready)
-        ordered.append(jobs[uid])
-        for child in children.get(uid, ()):
-            waiting[child].discard(uid)
-            if not waiting[child]:
-                heapq.heappush(ready, (jobs[child].number, child))
-    placed = {job.uid for job in ordered}
-    ordered.extend(job for uid, job in jobs.items() if uid not in placed)
-    return ordered
 
 
 def _read_project_json(project: Project) -> None:
