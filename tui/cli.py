@@ -78,12 +78,18 @@ _TRAILING_SPACES = re.compile(r" +$", re.MULTILINE)
 
 
 def table(rows: list[list[Any]], headers: list[str]) -> str:
-    """Left-aligned columns two spaces apart, built column by column: a big job has 120,000 rows."""
-    columns = [["" if c is None else c if c.__class__ is str else str(c) for c in column]
-               for column in zip(headers, *rows)]
-    widths = [max(map(len, column)) for column in columns]
-    padded = [[c.ljust(width) for c in column] for column, width in zip(columns[:-1], widths)]
-    return _TRAILING_SPACES.sub("", "\n".join(map("  ".join, zip(*padded, columns[-1]))))
+    """Left-aligned columns two spaces apart."""
+    return column_table([list(column) for column in zip(*rows)] if rows else [[] for _ in headers], headers)
+
+
+def column_table(columns: list[list[Any]], headers: list[str]) -> str:
+    """``table`` of columns given whole: padded a column at a time, with one pass for the spaces
+    that end lines (a job can have 120,000 results)."""
+    cells = [[header, *("" if c is None else c if c.__class__ is str else str(c) for c in column)]
+             for header, column in zip(headers, columns)]
+    widths = [max(map(len, column)) for column in cells]
+    padded = [[c.ljust(width) for c in column] for column, width in zip(cells[:-1], widths)]
+    return _TRAILING_SPACES.sub("", "\n".join(map("  ".join, zip(*padded, cells[-1]))))
 
 
 # --- commands ------------------------------------------------------------------------------
@@ -133,28 +139,34 @@ def cmd_outputs(options: argparse.Namespace) -> int:
     if options.json:
         emit_json(outputs_view(job))
         return EXIT_OK
-    rows, versions_text = [], {}
-    for group in job.outputs:  # the model itself, not the view: a job can have 120,000 results
-        rows.append([f"{group.name} ({group.type})", "", "", "", group.num_items, ""])
-        rows.extend(_result_row(result, versions_text) for result in group.results)
     print(f"{job.uid} {job.label} [{job.status}]")
-    print(table(rows, ["OUTPUT / RESULT", "DTYPE", "", "VERSIONS", "ROWS", "FINAL METAFILE"]))
+    print(column_table(_outputs_columns(job.outputs), ["OUTPUT / RESULT", "DTYPE", "", "VERSIONS", "ROWS", "FINAL METAFILE"]))
     return EXIT_OK
 
 
-def _result_row(result, versions_text: dict[tuple[int, ...], str]) -> list[Any]:
-    """One result's line of the outputs table: its F reference, versions, rows and metafile at F.
-    ``versions_text`` keeps each list of versions as text: the results of a job mostly share one."""
-    ref = f"  {result.job}.{result.output}.{result.name}.F"
-    passthrough = "passthrough" if result.passthrough else ""
-    versions = versions_text.get(result.versions)
-    if versions is None:
-        versions = versions_text[result.versions] = ",".join(map(str, result.versions)) or "none (incomplete)"
-    if not result.complete:
-        return [ref, result.dtype, passthrough, versions, None, ""]
-    index = result.final_index
-    rows = result.num_items[index] if index < len(result.num_items) else None
-    return [ref, result.dtype, passthrough, versions, rows, result.metafiles[index]]
+def _outputs_columns(outputs) -> list[list[Any]]:
+    """The outputs table as columns: a line per group, then one per result with its F reference,
+    versions, and rows and metafile at F (an incomplete result says so). Made a column at a time
+    from the model itself, not the view: a job can have 120,000 results."""
+    columns: list[list[Any]] = [[] for _ in range(6)]
+    versions_text: dict[tuple[int, ...], str] = {}  # a job's results mostly share one list of versions
+    for group in outputs:
+        results = group.results
+        finals = [r.final_index if r.complete else None for r in results]
+        group_line = (f"{group.name} ({group.type})", "", "", "", group.num_items, "")
+        result_lines = (
+            [f"  {r.job}.{r.output}.{r.name}.F" for r in results],
+            [r.dtype for r in results],
+            ["passthrough" if r.passthrough else "" for r in results],
+            [versions_text.get(r.versions) or versions_text.setdefault(
+                r.versions, ",".join(map(str, r.versions)) or "none (incomplete)") for r in results],
+            [None if i is None or i >= len(r.num_items) else r.num_items[i] for r, i in zip(results, finals)],
+            ["" if i is None else r.metafiles[i] for r, i in zip(results, finals)],
+        )
+        for column, head, cells in zip(columns, group_line, result_lines):
+            column.append(head)
+            column.extend(cells)
+    return columns
 
 
 def cmd_inputs(options: argparse.Namespace) -> int:
