@@ -203,6 +203,27 @@ async def test_filter_jump_and_next_match(demo_project):
         assert not screen.jobs_pane.filtering
 
 
+async def test_the_list_of_matches_follows_the_typing_and_drops_an_overtaken_search(demo_project):
+    """The search runs off the UI thread; what the list shows is always the box's query."""
+    from tui.ui.widgets.jobs import JobsPane, MatchList
+
+    app = make_app(demo_project)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        await pilot.press("1", "slash", *"refine")
+        await settle(pilot)
+        matches = screen.query_one("#job-matches", MatchList)
+        assert [matches.rows.row(i).uid for i in range(len(matches.rows))] == ["J9", "J11", "J12"]
+        assert matches.border_title == "3 matches"
+        pane = screen.jobs_pane
+        pane.post_message(JobsPane.Found("r", ["J1"]))  # a slower search for an earlier query
+        await settle(pilot)
+        assert [matches.rows.row(i).uid for i in range(len(matches.rows))] == ["J9", "J11", "J12"]
+        await pilot.press("backspace", "backspace", "backspace", "backspace", "backspace", "backspace", *"zzq")
+        await settle(pilot)
+        assert len(matches.rows) == 0 and matches.border_title == "0 matches"
+
+
 async def test_workspace_grouping_and_repeats(demo_project):
     app = make_app(demo_project)
     async with app.run_test(size=SIZE) as pilot:

@@ -6,6 +6,8 @@ at 50."""
 
 from __future__ import annotations
 
+import threading
+
 from rich.segment import Segment
 from rich.text import Text
 from textual import events, on
@@ -23,6 +25,7 @@ from ...core.joblist import MAX_DEPTH, JobRow, JobRows, JobSearch, flat_rows, li
 from ...core.model import Job
 from ...core.project import Project
 from ..commands import pane_bindings
+from ..failures import ReportsWorkerFailures, background
 from ..messages import FilterDone, JobHighlighted
 from ..marks import style
 
@@ -353,13 +356,21 @@ class FilterInput(Input):
     virtual_size = Reactive(Size(0, 0), layout=False)
 
 
-class JobsPane(Vertical):
+class JobsPane(ReportsWorkerFailures, Vertical):
     """The tree, plus a filter line and its list of matches shown while filtering."""
+
+    class Found(Message):
+        """What a query matches, from the search worker."""
+
+        def __init__(self, query: str, found: list[str]) -> None:
+            super().__init__()
+            self.query, self.found = query, found
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self.project: Project | None = None
         self._search: tuple[tuple[int, int], JobSearch] | None = None  # (which jobs, how many): the search
+        self._searching = threading.Lock()  # a JobSearch remembers its last query: one search at a time
 
     def compose(self) -> ComposeResult:
         yield FilterInput(placeholder="filter: uid, title or type", id="job-filter")
@@ -374,24 +385,32 @@ class JobsPane(Vertical):
         box = self.query_one("#job-filter", Input)
         self.add_class("filtering")
         box.value = ""
-        self._show_matches("")
+        self._show_matches([])
         self.screen.set_focus(box)  # at once, not after queued keys: typed text must land here
 
     def matches(self, query: str) -> list[str]:
-        if self.project is None:
+        search = self._job_search()
+        if search is None:
             return []
+        with self._searching:
+            return search.find(query)
+
+    def _job_search(self) -> JobSearch | None:
+        """The search over the jobs read so far, made on the UI thread (which adds jobs while a
+        project is read): once per project, and per batch while reading."""
+        if self.project is None:
+            return None
         jobs = self.project.jobs
         key = (id(jobs), len(jobs))
         if self._search is None or self._search[0] != key:
-            self._search = (key, JobSearch(jobs))  # once per project (and per batch while reading)
-        return self._search[1].find(query)
+            self._search = (key, JobSearch(jobs))
+        return self._search[1]
 
-    def _show_matches(self, query: str) -> None:
-        """Every match, in a virtual list: a keystroke costs about the same in 50,000 jobs as in 50."""
+    def _show_matches(self, found: list[str]) -> None:
+        """Every match, in a virtual list: drawing them costs the same in 50,000 jobs as in 50."""
         options = self.query_one("#job-matches", MatchList)
         if self.project is None:
             return
-        found = self.matches(query)
         options.project, options.jobs = self.project, self.project.jobs
         options.show(flat_rows(found))
         options.move_to_line(0)
@@ -400,7 +419,24 @@ class JobsPane(Vertical):
     @on(Input.Changed, "#job-filter")
     def _filter_changed(self, event: Input.Changed) -> None:
         event.stop()
-        self._show_matches(event.value)
+        search = self._job_search()
+        if search is not None and event.value:
+            self._find(search, event.value)
+        else:
+            self._show_matches([])
+
+    @background(exclusive=True, group="filter")
+    def _find(self, search: JobSearch, query: str) -> None:
+        """Off the UI thread: among 50,000 jobs a search takes milliseconds, and the keys typed
+        meanwhile wait for none of them (a search overtaken by the next key is not shown)."""
+        with self._searching:
+            found = search.find(query)
+        self.post_message(self.Found(query, found))
+
+    @on(Found)
+    def _found(self, event: Found) -> None:
+        if self.filtering and self.query_one("#job-filter", Input).value == event.query:
+            self._show_matches(event.found)
 
     @on(Input.Submitted, "#job-filter")
     def _filter_submitted(self, event: Input.Submitted) -> None:
