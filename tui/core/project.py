@@ -123,24 +123,27 @@ def read_job_batches(project: Project, first: int = 200, largest: int = 16384) -
     Batches start small, for a quick first screen, and double, so that whatever the caller does
     with everything shown so far after each batch stays linear in total. Files are stat'ed and
     read by a pool of threads (see :mod:`jobread`); summaries still valid in the cache are not
-    read at all, and the cache is rewritten after the last batch when anything changed."""
+    read at all, and the cache is rewritten after the last batch when anything changed: the
+    project is complete once the last batch is out (``finish_loading`` may run then)."""
     names = job_dir_names(project.path)
     root = str(project.path)
     cache = project.cache
     total, start, size = len(names), 0, first
     read: dict[str, Job] = {}
+    missing: dict[str, tuple[str, ...]] = {}
     with gc_paused(), Readers() as readers, _opened_folder(root) as root_fd:
         while start < total:
             batch = _read_batch(root, root_fd, names[start:start + size], cache, readers)
             start += len(batch)
             read.update({job.uid: job for job in batch})
+            if start >= total and cache is not None:  # before the last batch: the project is complete with it
+                # Every job as cached: the links the cache holds are these jobs' (50,000 jobs: 45 ms)
+                missing = cache.missing_children if cache.unchanged else missing_children(read)
+                project.missing_children = missing
             yield batch, start, total
             size = min(size * 2, largest)
         if cache is not None:
-            # Every job as cached: the links the cache holds are these jobs' (50,000 jobs: 45 ms)
-            missing = cache.missing_children if cache.unchanged else missing_children(read)
-            project.missing_children = missing
-            cache.save(missing)
+            cache.save(missing)  # after the last batch: a UI need not wait for it
 
 
 @contextmanager

@@ -127,6 +127,7 @@ class MainScreen(ReportsWorkerFailures, MainCommands, Screen):
             project = open_project(self.project_path, cache=self.app.settings.summary_cache)
             self.post_message(ProjectOpened(project))
             lineage = GrowingLineage()  # the rows of the jobs pane are made here, off the UI thread
+            complete = False
             due, began, shown = 0.0, time.monotonic(), 0  # rows are next made after `due`, for twice `shown` jobs
             for batch, done, total in read_job_batches(project):
                 if worker.is_cancelled:
@@ -141,10 +142,17 @@ class MainScreen(ReportsWorkerFailures, MainCommands, Screen):
                     rows, shown = lineage.rows(cap), done
                     due = time.monotonic() + ROWS_EVERY
                 self.post_message(JobsRead(batch, done, total, rows, cap))
+                if done == total:  # every job read: the summary cache is written after this, meanwhile
+                    self._read_all(project)
+                    complete = True
         except CsRebindError as exc:
             self.app.call_from_thread(self.app.exit, return_code=1, message=f"csrebind: {exc}")
             return
-        # journals of ended windows, claimed
+        if not complete:  # a project without jobs: no batch came
+            self._read_all(project)
+
+    def _read_all(self, project: Project) -> None:
+        """Every job is read: with the journals of ended windows (claimed), the screen completes."""
         self.post_message(ProjectRead(find_journals(project.path)))
 
     @on(ProjectOpened)
