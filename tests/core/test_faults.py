@@ -63,6 +63,14 @@ RUNNER = textwrap.dedent("""
 """)
 
 
+def _default_signals() -> None:
+    """The export under test starts with the default action for the signals sent to it: a test
+    run from `nohup` or as a background job (`&`) would hand it SIGHUP or SIGINT ignored, and
+    csrebind rightly leaves an ignored signal ignored."""
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_DFL)
+
+
 def start_export(tmp_path: Path, project: Path, out: Path, stop: str, *extra: str) -> tuple[subprocess.Popen, Path]:
     runner, ready = tmp_path / "runner.py", tmp_path / f"ready-{time.monotonic_ns()}"
     runner.write_text(RUNNER)
@@ -70,7 +78,7 @@ def start_export(tmp_path: Path, project: Path, out: Path, stop: str, *extra: st
            "PYTHONPATH": str(REPO)}
     process = subprocess.Popen(
         [sys.executable, str(runner), "export", str(project), "J12", "particles", "--set", SET, "--out", str(out),
-         *extra], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+         *extra], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_default_signals,
     )
     deadline = time.monotonic() + 30
     while not ready.exists():
