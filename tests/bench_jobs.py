@@ -61,6 +61,7 @@ def main_bench() -> int:
     parser.add_argument("--repeat", type=int, default=5)
     options = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
+        os.environ["XDG_CACHE_HOME"] = str(Path(tmp) / "cache")  # its summary cache goes with it, not into the user's
         project = generate_project(Path(tmp) / "P1", num_jobs=options.jobs, schema=options.schema)
         size = sum(p.stat().st_size for p in project.glob("J*/job.json"))
         assert parse_only(project) == options.jobs

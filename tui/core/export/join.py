@@ -221,7 +221,7 @@ def join_connection(conn: ConnectionLayout, layout: ExportLayout, psizes: dict[s
             if k == 0:
                 pivot_ready.set()
 
-    columns = _parallel([(lambda i=i, k=k: read(k, i)) for k, i in enumerate(indices)])
+    columns = parallel([(lambda i=i, k=k: read(k, i)) for k, i in enumerate(indices)])
     uid_columns = [uids for uids, _ in columns]
     lookups = [found for _, found in columns]
     del columns
@@ -446,7 +446,7 @@ def _workers() -> int:
     return max(1, min(8, os.cpu_count() or 1))
 
 
-def _parallel(tasks: list[Callable[[], object]]) -> list:
+def parallel(tasks: list[Callable[[], object]]) -> list:
     """Run ``tasks`` on threads (numpy and file reads release the GIL); results in order."""
     if len(tasks) <= 1 or _workers() == 1:
         return [task() for task in tasks]

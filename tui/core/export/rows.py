@@ -15,7 +15,7 @@ from typing import BinaryIO, Iterator, Literal
 
 import numpy as np
 
-from .join import BLOCK_BYTES, JoinedConnection, _parallel, read_blocks
+from .join import BLOCK_BYTES, JoinedConnection, parallel, read_blocks
 from .layout import Column, ConnectionLayout, ExportLayout, SourceLayout
 
 PathMode = Literal["keep", "absolute"]
@@ -253,7 +253,7 @@ def write_connection(writer: "ChunkWriter", join: JoinedConnection, copies: list
     per_pass = _pass_rows(writer.step, join.count, staged, _stage_budget(writer, len(stages)) if staged else 0)
     for first in range(0, join.count, per_pass):
         last = min(first + per_pass, join.count)
-        _parallel([
+        parallel([
             (lambda i=index, stage=stage: _fill_stage(stage, sources[i], placements[i], first, last, per_pass,
                                                       stage_reading[i]))
             for index, stage in stages.items()
