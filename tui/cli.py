@@ -6,8 +6,8 @@ Exit status: 0 success, 1 data error (message on stderr), 2 usage error.
 from __future__ import annotations
 
 import argparse
-import re
 import sys
+from operator import methodcaller
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -74,22 +74,26 @@ def emit_json(data: Any) -> None:
     sys.stdout.flush()
 
 
-_TRAILING_SPACES = re.compile(r" +$", re.MULTILINE)
-
-
 def table(rows: list[list[Any]], headers: list[str]) -> str:
-    """Left-aligned columns two spaces apart."""
-    return column_table([list(column) for column in zip(*rows)] if rows else [[] for _ in headers], headers)
+    """Left-aligned columns two spaces apart (None is an empty cell)."""
+    columns = zip(*rows) if rows else [[] for _ in headers]
+    return column_table([[_cell(c) for c in column] for column in columns], headers)
 
 
-def column_table(columns: list[list[Any]], headers: list[str]) -> str:
-    """``table`` of columns given whole: padded a column at a time, with one pass for the spaces
-    that end lines (a job can have 120,000 results)."""
-    cells = [[header, *("" if c is None else c if c.__class__ is str else str(c) for c in column)]
-             for header, column in zip(headers, columns)]
+def _cell(value: Any) -> str:
+    return "" if value is None else value if value.__class__ is str else str(value)
+
+
+def column_table(columns: list[list[str]], headers: list[str]) -> str:
+    """``table`` of columns of text given whole, padded a column at a time: a job can have
+    120,000 results."""
+    cells = [[header, *column] for header, column in zip(headers, columns)]
     widths = [max(map(len, column)) for column in cells]
     padded = [[c.ljust(width) for c in column] for column, width in zip(cells[:-1], widths)]
-    return _TRAILING_SPACES.sub("", "\n".join(map("  ".join, zip(*padded, cells[-1]))))
+    return "\n".join(map(_without_end_spaces, map("  ".join, zip(*padded, cells[-1]))))
+
+
+_without_end_spaces = methodcaller("rstrip", " ")
 
 
 # --- commands ------------------------------------------------------------------------------
@@ -144,24 +148,23 @@ def cmd_outputs(options: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _outputs_columns(outputs) -> list[list[Any]]:
+def _outputs_columns(outputs) -> list[list[str]]:
     """The outputs table as columns: a line per group, then one per result with its F reference,
     versions, and rows and metafile at F (an incomplete result says so). Made a column at a time
     from the model itself, not the view: a job can have 120,000 results."""
-    columns: list[list[Any]] = [[] for _ in range(6)]
+    columns: list[list[str]] = [[] for _ in range(6)]
     versions_text: dict[tuple[int, ...], str] = {}  # a job's results mostly share one list of versions
     for group in outputs:
         results = group.results
-        finals = [r.final_index if r.complete else None for r in results]
-        group_line = (f"{group.name} ({group.type})", "", "", "", group.num_items, "")
+        group_line = (f"{group.name} ({group.type})", "", "", "", _cell(group.num_items), "")
         result_lines = (
             [f"  {r.job}.{r.output}.{r.name}.F" for r in results],
             [r.dtype for r in results],
             ["passthrough" if r.passthrough else "" for r in results],
             [versions_text.get(r.versions) or versions_text.setdefault(
                 r.versions, ",".join(map(str, r.versions)) or "none (incomplete)") for r in results],
-            [None if i is None or i >= len(r.num_items) else r.num_items[i] for r, i in zip(results, finals)],
-            ["" if i is None else r.metafiles[i] for r, i in zip(results, finals)],
+            [_cell(r.final_rows) for r in results],
+            [r.metafiles[r.final_index] if r.complete else "" for r in results],
         )
         for column, head, cells in zip(columns, group_line, result_lines):
             column.append(head)

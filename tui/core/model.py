@@ -91,13 +91,20 @@ class OutputResult(msgspec.Struct, frozen=True, gc=False):
         return FINAL if index == last else self.versions[index]
 
     def rows_at(self, version: Version) -> int | None:
-        index = self.version_index(version)
+        return self._rows(self.version_index(version))
+
+    @property
+    def final_rows(self) -> int | None:
+        """Rows at F; None for an incomplete result (rows_at(F) raises) or an unknown count."""
+        return self._rows(self.final_index) if self.complete else None
+
+    def _rows(self, index: int) -> int | None:
         return self.num_items[index] if index < len(self.num_items) else None
 
     def resolve(self, version: Version = FINAL) -> ResolvedResult:
         index = self.version_index(version)
         metafile = self.metafiles[index]
-        rows = self.num_items[index] if index < len(self.num_items) else None
+        rows = self._rows(index)
         return ResolvedResult(
             self.ref(version), self.versions[index], metafile, rows, self.passthrough, self.dtype, self.group_type
         )

@@ -46,14 +46,13 @@ def job_summaries(jobs: Iterable[Job]) -> list[dict[str, Any]]:
 def result_view(result: OutputResult) -> dict[str, Any]:
     """Tuples as they are (orjson writes them as lists): a job can have 120,000 results."""
     complete = result.complete
-    final = result.final_index if complete else len(result.num_items)  # rows_at(F), without its checks again
     return {
         "name": result.name,
         "dtype": result.dtype,
         "passthrough": result.passthrough,
         "complete": complete,
         "versions": result.versions,
-        "num_items": result.num_items[final] if final < len(result.num_items) else None,
+        "num_items": result.final_rows,
         "num_items_per_version": result.num_items,
         "metafiles": result.metafiles,
         "ref": f"{result.job}.{result.output}.{result.name}.{FINAL}",

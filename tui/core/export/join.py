@@ -25,7 +25,7 @@ from ..atomic import open_regular
 from ..errors import CsFileError, ExportError
 from .layout import ConnectionLayout, ExportLayout, SourceLayout
 from .notices import LINEAGE_HINT, lineage_warnings, no_rows_message, psize_fields, psize_warnings
-from .match import KEY_FIELDS, KEY_TEXT, match_keys, match_location, path_keys, pick_position
+from .match import KEY_FIELDS, MatchReport, match_keys, match_location, path_keys, pick_position
 
 BLOCK_BYTES = 4 * 2**20  # size of the block read at a time when scanning a source file (1-8 MiB read alike; 32 MiB is slower)
 
@@ -103,7 +103,7 @@ class JoinedConnection:
     warnings: list[str] = field(default_factory=list)
     overlaps: list[tuple[SourceLayout, int]] = field(default_factory=list)  # per other source: uids shared with the pivot
     psizes: dict[str, list[float]] = field(default_factory=dict)  # psize_A column → [min, max], when compared
-    matches: dict[int, "MatchReport"] = field(default_factory=dict)  # per matched source index
+    matches: dict[int, MatchReport] = field(default_factory=dict)  # per matched source index
 
     def kept_of(self, index: int) -> int:
         """Rows of source ``index`` in the export (a matched file's row may serve several rows)."""
@@ -118,25 +118,6 @@ class JoinedConnection:
 
     def no_rows_message(self) -> str:
         return no_rows_message(self.layout, self.layout.sources[self.layout.primary], self.overlaps, self.matches)
-
-
-@dataclass(frozen=True)
-class MatchReport:
-    """How the connection's rows found their rows in one matched file."""
-
-    mode: str
-    considered: int  # connection rows it was matched for (those the uid join kept)
-    matched: int
-    ambiguous: int  # several counterparts: refused, dropped
-    unmatched: int  # no counterpart (or no key): dropped
-    tolerance: float | None = None
-
-    def text(self) -> str:
-        within = f" within {self.tolerance:g} px" if self.tolerance is not None else ""
-        return (
-            f"matched on {KEY_TEXT[self.mode]}{within}: {self.matched:,} of {self.considered:,} rows matched, "
-            f"{self.ambiguous:,} ambiguous (refused, never guessed), {self.unmatched:,} without a match (dropped)"
-        )
 
 
 def join_export(layout: ExportLayout) -> tuple[ExportReport, list[JoinedConnection]]:

@@ -45,6 +45,25 @@ KEY_TEXT = {
 
 
 @dataclass(frozen=True)
+class MatchReport:
+    """How the connection's rows found their rows in one matched file."""
+
+    mode: str
+    considered: int  # connection rows it was matched for (those the uid join kept)
+    matched: int
+    ambiguous: int  # several counterparts: refused, dropped
+    unmatched: int  # no counterpart (or no key): dropped
+    tolerance: float | None = None
+
+    def text(self) -> str:
+        within = f" within {self.tolerance:g} px" if self.tolerance is not None else ""
+        return (
+            f"matched on {KEY_TEXT[self.mode]}{within}: {self.matched:,} of {self.considered:,} rows matched, "
+            f"{self.ambiguous:,} ambiguous (refused, never guessed), {self.unmatched:,} without a match (dropped)"
+        )
+
+
+@dataclass(frozen=True)
 class MatchSpec:
     """How each slot of an export is joined: ``mode`` for every slot bound to another output
     than its connection's own (a rebinding), ``slots`` for named slots whatever they are bound

@@ -4,13 +4,10 @@ joined on uid, and pixel sizes that differ after a swap. Text only; the join dec
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
 from ..model import ALIGNMENT_DTYPES
 from .layout import ConnectionLayout, ExportLayout, SourceLayout
-
-if TYPE_CHECKING:
-    from .join import MatchReport
+from .match import MatchReport
 
 
 def no_rows_message(conn: ConnectionLayout, primary: SourceLayout, overlaps: list[tuple[SourceLayout, int]],
