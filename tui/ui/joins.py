@@ -5,17 +5,16 @@ the put keeps, and a put that leaves no row is taken back with the reason (``:pu
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from ..core.preview import ConnectionPreview
-
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..core.model import Connection, InputGroup
 from ..core.refs import SlotAddress
 from ..core.session import EditSession
 from .messages import JoinPreviewed
+
+if TYPE_CHECKING:  # numpy and the export code: imported when a preview first runs
+    from ..core.preview import ConnectionPreview
 
 
 @dataclass(frozen=True)

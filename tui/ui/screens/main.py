@@ -44,8 +44,7 @@ from .restore import JournalRestore
 
 
 # While a project is read, the jobs list is redrawn with every job so far at most this often, and
-# less often when making the rows takes long (~0.4 s for 50,000 jobs); always for the first and
-# last batch.
+# only once the jobs have doubled since it last was; always for the first and last batch.
 ROWS_EVERY = 0.5
 
 

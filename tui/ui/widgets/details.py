@@ -5,10 +5,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # numpy: imported by the worker that reads a header
-    from ...core.csfile import CsHeader
-    from ...core.facts import ResultFacts
-
 from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
@@ -20,6 +16,10 @@ from ...core.project import Project
 from ...core.refs import ResultRef
 from ..failures import ReportsWorkerFailures, background
 from ..marks import style
+
+if TYPE_CHECKING:  # numpy: imported by the worker that reads a header
+    from ...core.csfile import CsHeader
+    from ...core.facts import ResultFacts
 
 
 def details_text(resolved: ResolvedResult, header: CsHeader | None, problem: str | None,

@@ -18,7 +18,6 @@ from textual.geometry import Region, Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.message import Message
-from textual.reactive import Reactive
 from textual.widgets import Input
 
 from ...core.joblist import MAX_DEPTH, JobRow, JobRows, JobSearch, flat_rows, lineage_rows, workspace_rows
@@ -28,6 +27,7 @@ from ..commands import pane_bindings
 from ..failures import ReportsWorkerFailures, background
 from ..messages import FilterDone, JobHighlighted
 from ..marks import style
+from .pane import SizedByScreen
 
 # A mark that reads without colour (NO_COLOR) and a style for terminals that have it.
 STATUS_MARK = {  # status → (mark, meaning: tui.ui.marks)
@@ -81,7 +81,7 @@ def job_label(job: Job, repeat: bool = False, parent: str | None = None) -> Text
     return text
 
 
-class JobList(ScrollView, can_focus=True):
+class JobList(SizedByScreen, ScrollView, can_focus=True):
     """The rows of a :class:`JobRows`, a screenful at a time, with a cursor."""
 
     BINDINGS = pane_bindings() + [
@@ -178,13 +178,7 @@ class JobList(ScrollView, can_focus=True):
 
     def _changed(self) -> None:
         self._lines = {}
-        size = Size(self.size.width, len(self.rows))
-        if size != self.virtual_size and self.is_mounted:
-            # Through the reactive, a new virtual size lays out the whole screen (about 10 ms,
-            # on every filter keystroke); Textual's scroll update sets the scrollbar and the
-            # scroll position, and asks for a layout only when a scrollbar appears or goes.
-            self.set_reactive(JobList.virtual_size, size)
-            self._scroll_update(size)
+        self.virtual_size = Size(self.size.width, len(self.rows))
         self.refresh()
 
     # --- the cursor --------------------------------------------------------------------------
@@ -348,12 +342,9 @@ class MatchList(JobList):
         self.post_message(self.Chosen(self.current_uid))
 
 
-class FilterInput(Input):
-    """The filter line: one row, as wide as the pane (styles/app.tcss)."""
-
-    # Input gives itself a new virtual size on every change; through Widget's reactive, that lays
-    # out the whole screen (about 10 ms a keystroke). A longer filter only scrolls within the line.
-    virtual_size = Reactive(Size(0, 0), layout=False)
+class FilterInput(SizedByScreen, Input):
+    """The filter line: one row, as wide as the pane (styles/app.tcss); Input gives itself a new
+    virtual size on every change."""
 
 
 class JobsPane(ReportsWorkerFailures, Vertical):

@@ -15,7 +15,21 @@ from ..commands import pane_bindings
 T = TypeVar("T")
 
 
-class PaneTree(Tree[T], Generic[T]):
+class SizedByScreen:
+    """Mixed into a widget whose size the screen's layout sets, never its content (the panes, the
+    filter line). Textual lays out the whole screen whenever a widget's virtual size changes
+    (about 10 ms: on every move to another job, whose outputs fill the pane anew, and every
+    filter keystroke). Here only the scrollbars follow the content, through Textual's scroll
+    update, which asks for a layout when a scrollbar appears or goes."""
+
+    virtual_size = Reactive(Size(0, 0), layout=False)
+
+    def watch_virtual_size(self, size: Size) -> None:
+        if self.is_mounted:
+            self._scroll_update(size)
+
+
+class PaneTree(SizedByScreen, Tree[T], Generic[T]):
     BINDINGS = pane_bindings()
 
     def __init__(self, label: str = "", **kwargs) -> None:
@@ -41,19 +55,10 @@ class PaneTree(Tree[T], Generic[T]):
             self._bulk_adding = False
             self._invalidate()
 
-    # Textual lays out the whole screen when a tree's lines change (its virtual size, and
-    # Tree._invalidate asks for it): about 10 ms on every move to another job, whose outputs
-    # fill the pane anew. A pane's size is set by the screen, never by its lines: only the
-    # scrollbars follow them, and Textual's scroll update lays out when one appears or goes.
-    virtual_size = Reactive(Size(0, 0), layout=False)
-
-    def watch_virtual_size(self, size: Size) -> None:
-        if self.is_mounted:
-            self._scroll_update(size)
-
     def _invalidate(self) -> None:
         if not getattr(self, "_bulk_adding", False):
-            self._clear_line_cache()  # Tree._invalidate, less its layout (textual is pinned exactly)
+            # Tree._invalidate, less its layout (SizedByScreen; textual is pinned exactly)
+            self._clear_line_cache()
             self._updates += 1
             self.root._reset()
             self.refresh()
