@@ -6,10 +6,11 @@ Exit status: 0 success, 1 data error (message on stderr), 2 usage error.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from operator import methodcaller
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, NoReturn, Sequence
 
 from .core.errors import CsRebindError, RefError
 
@@ -72,6 +73,7 @@ def emit_json(data: Any) -> None:
 
     sys.stdout.buffer.write(orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE))
     sys.stdout.flush()
+    _kept.append(data)
 
 
 def table(rows: list[list[Any]], headers: list[str]) -> str:
@@ -110,7 +112,13 @@ def _load(path: str):
 
     project = load_project(path, cache=_use_cache)
     gc.freeze()  # the project lives as long as the command: later collections need not walk it
+    _kept[:] = [project]
     return project
+
+
+# What the last command read and printed, kept until the process ends: ``run`` then ends it
+# without freeing them object by object (50,000 jobs and their listing: about 40 ms).
+_kept: list[Any] = []
 
 
 def cmd_jobs(options: argparse.Namespace) -> int:
@@ -576,5 +584,25 @@ def build_parser() -> argparse.ArgumentParser:
 COMMANDS = ("jobs", "outputs", "inputs", "resolve", "demo", "plan", "apply", "export", "preview", "diff", "candidates")
 
 
+def run() -> NoReturn:
+    """The ``csrebind`` command: ``main``; after a scripting command the process ends without
+    freeing what it read, object by object (50,000 jobs: tens of milliseconds before the prompt
+    comes back). Every file it wrote is complete and closed by then; only the standard streams
+    are flushed here."""
+    args = sys.argv[1:]
+    code = main(args)
+    if not (args and args[0] in COMMANDS):
+        sys.exit(code)  # the terminal UI ends as usual
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:  # `csrebind jobs P | head`: what was not read is not wanted
+        pass
+    except OSError as exc:
+        print(f"csrebind: cannot write the output: {exc.strerror or exc}", file=sys.stderr)
+        code = code or EXIT_DATA
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    run()

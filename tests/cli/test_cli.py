@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -157,6 +158,49 @@ def test_entry_point_runs_as_a_program(demo_project):
         capture_output=True, text=True,
     )
     assert result.returncode == 0 and json.loads(result.stdout)["metafile"].startswith("J5/")
+
+
+def program(*args: str, **options) -> subprocess.CompletedProcess:
+    """``csrebind ARGS`` as a user runs it (the entry point ``run``, which ends the process
+    without freeing what the command read). Standard output buffered, as in a user's shell."""
+    return subprocess.run([sys.executable, "-m", "tui.cli", *args], capture_output=True, env=BUFFERED, **options)
+
+
+BUFFERED = {name: value for name, value in os.environ.items() if name != "PYTHONUNBUFFERED"}
+
+
+def test_the_program_prints_everything_before_it_ends(demo_project, capsys):
+    done = program("jobs", str(demo_project), "--json")
+    assert done.returncode == 0 and done.stderr == b""
+    assert json.loads(done.stdout) == run_json(capsys, "jobs", str(demo_project))
+    table = program("jobs", str(demo_project))
+    assert table.returncode == 0 and table.stdout.decode().count("\n") == len(json.loads(done.stdout)["jobs"]) + 2
+
+
+def test_the_program_keeps_its_exit_status(demo_project, tmp_path):
+    missing = program("jobs", str(tmp_path / "nowhere"))
+    assert missing.returncode == 1 and missing.stderr.decode().startswith("csrebind: ") and missing.stdout == b""
+    usage = program("resolve", str(demo_project), "not a reference")
+    assert usage.returncode == 2 and b"Traceback" not in usage.stderr
+
+
+def test_the_program_leaves_a_complete_export(demo_project, tmp_path):
+    import numpy as np
+
+    done = program("export", str(demo_project), "J12", "particles", "--set", "particles.0.blob=J5.particles.blob.F",
+                   "--out", str(tmp_path / "out"))
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["J12_particles_rebound.cs", "J12_particles_rebound.csg"]
+    assert len(np.load(tmp_path / "out" / "J12_particles_rebound.cs")) == 1000
+    assert "num_items: 1000" in (tmp_path / "out" / "J12_particles_rebound.csg").read_text()
+
+
+def test_a_reader_that_stops_early_ends_the_program_quietly(demo_project):
+    with subprocess.Popen([sys.executable, "-m", "tui.cli", "jobs", str(demo_project), "--json"],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=BUFFERED) as child:
+        assert child.stdout.read(1) == b"{"
+        child.stdout.close()  # like `| head -c 1`
+        assert child.wait(timeout=60) == 0 and b"Traceback" not in child.stderr.read()
 
 
 def test_plan_command_writes_plan_and_script(demo_project, tmp_path, capsys):
