@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import msgspec
@@ -214,3 +215,47 @@ def test_the_config_file_can_turn_the_cache_off(demo_project, tmp_path, monkeypa
     config.write_text("summary_cache: true\n")
     assert main(["jobs", str(demo_project), "--json"]) == 0
     assert cache_dir().exists()
+
+
+@pytest.fixture(scope="module")
+def thousand_jobs(tmp_path_factory) -> Path:
+    """A project read in several batches (200, 400, then the rest)."""
+    from projectgen import generate_project
+
+    return generate_project(tmp_path_factory.mktemp("thousand") / "P", num_jobs=1000, schema="v5", seed=3)
+
+
+def listing(project) -> list:
+    return [(uid, *summary) for uid, summary in summaries(project).items()]
+
+
+@pytest.mark.parametrize("change", ["edited late", "removed early", "added", "renumbered"])
+def test_a_change_past_the_first_batches_reads_that_job_alone(thousand_jobs, tmp_path, reads, monkeypatch, change):
+    """Batches are taken from the cache whole while the project is as cached; from a change on,
+    by name: every job comes out as a read without the cache would give it, in uid order."""
+    root = tmp_path / "P"
+    shutil.copytree(thousand_jobs, root)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    load_project(root)
+    if change == "edited late":
+        edit(root / "J900" / "job.json", title="changed late")
+        expected = ["J900"]
+    elif change == "removed early":
+        shutil.rmtree(root / "J150")  # in the first batch: every later batch is off by one
+        expected = []
+    elif change == "added":
+        document = json.loads((root / "J1000" / "job.json").read_text())
+        shutil.copytree(root / "J1000", root / "J1001")
+        edit(root / "J1001" / "job.json", uid="J1001", title="new")
+        expected = ["J1001"]
+    else:  # J700 moved to J1500: the cache's J700 must not be taken for anything
+        (root / "J700").rename(root / "J1500")
+        expected = ["J1500"]
+    reads.clear()
+    project = load_project(root)
+    assert sorted(reads) == expected
+    assert listing(project) == listing(load_project(root, cache=False))
+    assert list(project.jobs) == sorted(project.jobs, key=lambda uid: int(uid[1:]))
+    reads.clear()
+    again = load_project(root)
+    assert reads == [] and listing(again) == listing(project)
