@@ -15,6 +15,7 @@ import re
 import signal
 import stat
 import threading
+from functools import partial
 from pathlib import Path
 from typing import IO, Iterator, Sequence
 
@@ -279,8 +280,27 @@ def open_regular(path: str | os.PathLike) -> int:
 
 def read_regular_bytes(path: str | os.PathLike) -> bytes:
     """The bytes of ``path`` when it is a regular file (see :func:`open_regular`)."""
-    with open(open_regular(path), "rb") as stream:
-        return stream.read()
+    return read_regular(path)[0]
+
+
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+
+
+def read_regular(path: str | os.PathLike) -> tuple[bytes, os.stat_result]:
+    """The bytes of ``path`` and the stat of what was read, when it is a regular file, checked
+    as :func:`open_regular` does. Five system calls (stat, open, fstat, one read, close) where a
+    Python file object makes thirteen: a project's 50,000 job.json files are read this way."""
+    _check_regular(path, os.stat(path).st_mode)
+    fd = os.open(path, _READ_FLAGS)  # non-blocking: no effect on a regular file's reads
+    try:
+        st = os.fstat(fd)
+        _check_regular(path, st.st_mode)
+        data = os.read(fd, st.st_size + 1)  # the whole file, and the end found, in one read
+        if len(data) != st.st_size:  # it grew or shrank meanwhile, or a short read: on to the end
+            data = b"".join([data, *iter(partial(os.read, fd, 1 << 20), b"")])
+        return data, st
+    finally:
+        os.close(fd)
 
 
 def _check_regular(path: str | os.PathLike, mode: int) -> None:

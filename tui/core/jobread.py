@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from . import untrusted
-from .atomic import open_regular
+from .atomic import read_regular
 from .errors import JobDocumentError
 from .jobdoc import V4_KEYS, job_from_bytes, parse_date, parse_io
 from .model import InputGroup, Job, OutputGroup
@@ -50,10 +50,8 @@ def stamp_of(st: os.stat_result) -> Stamp:
 def read_job_file(path: str | Path) -> tuple[bytes, Stamp]:
     """The bytes of one job.json and their stamp; only a regular file is ever opened (a FIFO
     would block). Raises OSError. The one place a job.json is opened (benchmarks wrap it)."""
-    fd = open_regular(path)
-    with open(fd, "rb") as stream:
-        st = os.fstat(stream.fileno())
-        return stream.read(), stamp_of(st)
+    data, st = read_regular(path)
+    return data, stamp_of(st)
 
 
 # --- summaries -------------------------------------------------------------------------------
