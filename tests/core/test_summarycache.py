@@ -259,3 +259,84 @@ def test_a_change_past_the_first_batches_reads_that_job_alone(thousand_jobs, tmp
     reads.clear()
     again = load_project(root)
     assert reads == [] and listing(again) == listing(project)
+
+
+@pytest.fixture
+def listings(monkeypatch) -> list[str]:
+    """The project folders listed (job_dir_names), the cache's listing of them not being used."""
+    from tui.core import project as project_module
+
+    listed: list[str] = []
+    original = project_module.job_dir_names
+
+    def counting(root):
+        listed.append(Path(root).name)
+        return original(root)
+
+    monkeypatch.setattr(project_module, "job_dir_names", counting)
+    return listed
+
+
+def settled(monkeypatch) -> None:
+    """As if every listing happened long after the folder's last change."""
+    from tui.core import summarycache
+
+    monkeypatch.setattr(summarycache, "SETTLED_NS", -10**12)
+
+
+def test_an_unchanged_project_folder_is_not_listed_again(demo_project, listings, reads, monkeypatch):
+    settled(monkeypatch)
+    first = load_project(demo_project)
+    assert listings == [demo_project.name]
+    listings.clear()
+    reads.clear()
+    again = load_project(demo_project)
+    assert listings == [] and reads == [] and list(again.jobs) == list(first.jobs)
+    assert summaries(again) == summaries(first)
+
+
+@pytest.mark.parametrize("change", ["added", "removed", "a folder without job.json"])
+def test_a_job_folder_added_or_removed_is_found(demo_project, listings, reads, monkeypatch, change):
+    import time
+
+    settled(monkeypatch)
+    load_project(demo_project)
+    time.sleep(0.05)  # past the folder timestamp's tick
+    if change == "added":
+        shutil.copytree(demo_project / "J1", demo_project / "J99")
+    elif change == "removed":
+        shutil.rmtree(demo_project / "J2")
+    else:
+        (demo_project / "J77").mkdir()
+    listings.clear()
+    project = load_project(demo_project)
+    assert listings == [demo_project.name]
+    assert ("J99" in project.jobs) == (change == "added") and ("J2" in project.jobs) == (change != "removed")
+    assert ("J77" in project.jobs) == (change == "a folder without job.json")
+    assert listing(project) == listing(load_project(demo_project, cache=False))
+    listings.clear()
+    assert list(load_project(demo_project).jobs) == list(project.jobs) and listings == []
+
+
+def test_a_folder_changed_just_before_it_was_listed_is_listed_again(demo_project, listings):
+    """Within a timestamp's tick a folder can change and keep its stamp: a listing made just
+    after a change is not trusted for the next read."""
+    (demo_project / "J77").mkdir()  # the folder changes now; listed at once
+    load_project(demo_project)
+    listings.clear()
+    load_project(demo_project)
+    assert listings == [demo_project.name]
+
+
+@pytest.mark.parametrize("folders", [["J1", "../../elsewhere"], ["J1", "J1"], ["J1", 5]])
+def test_a_damaged_listing_in_the_cache_is_not_used(demo_project, listings, reads, monkeypatch, folders):
+    settled(monkeypatch)
+    first = load_project(demo_project)
+    path = cache_path(first.path)
+    document = msgspec.msgpack.decode(path.read_bytes())
+    document["folders"] = folders
+    path.write_bytes(msgspec.msgpack.encode(document))
+    listings.clear()
+    project = load_project(demo_project)
+    assert listing(project) == listing(first)
+    assert all(not name.startswith("..") for name in reads)

@@ -2,9 +2,11 @@
 
 ``$XDG_CACHE_HOME/csrebind/summaries/<name>-<hash of the resolved path>.msgpack`` holds, per
 job folder, the stamp of its job.json (size, mtime, ctime, inode) and the summary read from it
-(the fields a listing shows: never inputs, outputs or any other part of the document). A job
-whose job.json has another stamp now is read again; a cache that is corrupt, of another format
-or of another project is ignored, and every cache is rewritten whole and atomically.
+(the fields a listing shows: never inputs, outputs or any other part of the document), and the
+job folders' names with the project folder's stamp. A job whose job.json has another stamp now
+is read again, and the folder listed again when its stamp changed; a cache that is corrupt, of
+another format or of another project is ignored, and every cache is rewritten whole and
+atomically.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import time
 from datetime import datetime
 from operator import attrgetter
 from pathlib import Path
@@ -23,7 +26,8 @@ from .jobread import Stamp, load_io
 from .model import Job
 
 FORMAT = "csrebind job summaries"
-VERSION = 2  # 2: jobs decoded as Jobs; dates as msgpack timestamps (ISO text when they have a UTC offset)
+VERSION = 3  # 2: jobs decoded as Jobs; dates as msgpack timestamps (ISO text when they have a UTC offset)
+#              3: the job folders listed, with the project folder's stamp
 
 # An entry is a Job's first twelve fields, as an array (Job is array-like): uid (the job folder),
 # the summary fields, the job.json's stamp. Decoding makes the Jobs themselves, checked field by
@@ -38,6 +42,23 @@ class CacheFile(msgspec.Struct):
     # The children the documents of these jobs leave out (project.missing_children): when every
     # job is found unchanged, they need not be looked for again.
     missing_children: dict[str, tuple[str, ...]]
+    # The job folders found in the project folder, in uid order (with those lacking a job.json),
+    # and the project folder's stamp then: while it is the same, no entry was added or removed.
+    # None when the folder had changed too recently to tell (see ``listed``).
+    folders: list[str]
+    folder: tuple[int, int, int, int] | None
+
+
+# (mtime, ctime, inode, device) of the project folder. A folder gains or loses an entry only by
+# getting a new mtime and ctime; but a timestamp has a granularity (a clock tick, or a second on
+# some filesystems), so a folder changed in the last moments could change again and keep its
+# stamp: its listing is trusted only once the folder is SETTLED seconds older than the listing.
+FolderStamp = tuple[int, int, int, int]
+SETTLED_NS = 2_000_000_000
+
+
+def folder_stamp(st: os.stat_result) -> FolderStamp:
+    return (st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
 
 
 _decoder = msgspec.msgpack.Decoder(CacheFile)
@@ -69,6 +90,8 @@ class SummaryCache:
         self.project_path = project_path
         self.path = cache_path(project_path)
         self.missing_children: dict[str, tuple[str, ...]] = {}
+        self.cached_folders: tuple[list[str], FolderStamp | None] = ([], None)
+        self.listing: tuple[list[str], FolderStamp | None] = ([], None)  # this read's, for the next
         self.cached: list[Job] = self._load()
         self.was_empty = not self.cached
         self.taken = 0  # cached[:taken] were taken in order
@@ -86,7 +109,23 @@ class SummaryCache:
         if cached.format != FORMAT or cached.version != VERSION or cached.project != str(self.project_path):
             return []
         self.missing_children = cached.missing_children
+        self.cached_folders = (cached.folders, cached.folder)
         return cached.jobs
+
+    def folders(self, stamp: FolderStamp) -> list[str] | None:
+        """The job folders the cache lists, if the project folder has the stamp it had then."""
+        names, then = self.cached_folders
+        if then is None or then != stamp:
+            return None
+        self.listing = self.cached_folders
+        return list(names)
+
+    def listed(self, names: list[str], stamp: FolderStamp) -> None:
+        """The job folders this read found (``job_dir_names``) in a folder stamped ``stamp``
+        before it was listed; kept with its stamp if the folder had settled by then."""
+        settled = time.time_ns() - max(stamp[0], stamp[1]) > SETTLED_NS
+        self.listing = (names, stamp if settled else None)
+        self.changed |= self.listing != self.cached_folders
 
     def jobs(self, names: list[str], paths: list[str], stamps: list[Stamp | None]) -> tuple[list[Job | None], list[int]]:
         """The cached job of each folder of ``names`` whose job.json (at ``paths``) still has the
@@ -151,7 +190,7 @@ class SummaryCache:
             return
         entries = [entry for entry in map(_entry, jobs) if entry is not None]
         document = {"format": FORMAT, "version": VERSION, "project": str(self.project_path), "jobs": entries,
-                    "missing_children": missing_children}
+                    "missing_children": missing_children, "folders": self.listing[0], "folder": self.listing[1]}
         with contextlib.suppress(OSError):
             self.path.parent.mkdir(parents=True, exist_ok=True)
             temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.part")
