@@ -11,6 +11,14 @@ from tui.core.refs import SlotAddress
 
 
 async def settle(pilot) -> None:
+    """Every worker done, and the details' header read too when it waits to start."""
+    from tui.ui.widgets.details import HEADER_WAIT, DetailsPane
+
+    for details in pilot.app.query(DetailsPane):
+        for _ in range(200):  # its timer may fire late on a loaded machine
+            if not details.header_due:
+                break
+            await pilot.pause(HEADER_WAIT / 3)
     await pilot.app.workers.wait_for_complete()
     await pilot.pause()
 

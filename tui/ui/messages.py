@@ -20,8 +20,12 @@ class JobHighlighted(Message):
 
 @dataclass
 class ResultHighlighted(Message):
+    """The outputs pane's cursor is on ``result`` (None on a group's line). ``job_shown``: it is
+    on the first result of a job just shown (the user is moving through jobs, perhaps quickly)."""
+
     group: OutputGroup | None
     result: OutputResult | None
+    job_shown: bool = False
 
 
 @dataclass

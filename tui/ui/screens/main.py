@@ -231,16 +231,18 @@ class MainScreen(ReportsWorkerFailures, MainCommands, Screen):
         wanted = {g.type for g in session.inputs} if session else None
         self.outputs.show_job(job, self.workbench.picks if self.workbench else {}, wanted)
         self.outputs.border_title = f"2 Outputs of {job.uid}" if job else "2 Outputs"
-        self.details.show_note()
 
     @on(ResultHighlighted)
     def _result_highlighted(self, event: ResultHighlighted) -> None:
         if event.result is not self.outputs.current_result:
             return  # stale: the outputs pane has moved on (e.g. another job was highlighted since)
         if event.result is not None:
-            self.details.show_result(self.project, self.bench.picked_ref(event.result))
+            # moving through jobs: the .cs file is read once the user stays on one
+            self.details.show_result(self.project, self.bench.picked_ref(event.result), wait=event.job_shown)
         elif event.group is not None:
             self.details.show_note(Text(f"{event.group.job}.{event.group.name}: {event.group.title}"))
+        else:
+            self.details.show_note()  # no job, a broken one or one without outputs
 
     @on(SlotHighlighted)
     def _slot_highlighted(self, event: SlotHighlighted) -> None:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.containers import VerticalScroll
+from textual.timer import Timer
 from textual.widgets import Static
 from textual.worker import get_current_worker
 
@@ -48,11 +49,15 @@ def details_text(resolved: ResolvedResult, header: CsHeader | None, problem: str
     return text
 
 
+HEADER_WAIT = 0.15  # seconds on a job before its first result's header is read
+
+
 class DetailsPane(ReportsWorkerFailures, VerticalScroll):
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self.ref: ResultRef | None = None  # the result shown, while its header is read
         self._shown: Text | str = ""
+        self._pending: Timer | None = None  # a header read waiting for the highlight to stay
 
     def compose(self):
         yield Static(id="details-body")
@@ -66,16 +71,38 @@ class DetailsPane(ReportsWorkerFailures, VerticalScroll):
     def show_note(self, content: Text | str = "") -> None:
         """Details that are not a result's; a header read still running for one is dropped."""
         self.ref = None
+        self._cancel_pending()
         self._show(content)
 
-    def show_result(self, project: Project, ref: ResultRef) -> None:
+    def show_result(self, project: Project, ref: ResultRef, wait: bool = False) -> None:
+        """The result's reference, rows and metafile at once; its .cs header and facts once read,
+        the read starting after ``HEADER_WAIT`` seconds with ``wait`` (a key held down to move
+        through jobs would otherwise start a read of each job's first result)."""
         self.ref = ref
+        self._cancel_pending()
         try:
             resolved = project.resolve(ref)
         except CsRebindError as exc:
             self._show(Text(f"{ref}: {exc}", style=style("error")))
             return
         self._show(details_text(resolved, None, None))
+        if wait:
+            self._pending = self.set_timer(HEADER_WAIT, lambda: self._read_waited(project, resolved))
+        else:
+            self._read_header(project, resolved)
+
+    @property
+    def header_due(self) -> bool:
+        """A header read waits to start (see ``show_result``)."""
+        return self._pending is not None
+
+    def _cancel_pending(self) -> None:
+        if self._pending is not None:
+            self._pending.stop()
+            self._pending = None
+
+    def _read_waited(self, project: Project, resolved: ResolvedResult) -> None:
+        self._pending = None
         self._read_header(project, resolved)
 
     @background(exclusive=True, group="details")

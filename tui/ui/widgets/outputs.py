@@ -62,6 +62,7 @@ class OutputsTree(PaneTree[object]):
         super().__init__("outputs", **kwargs)
         self.job: Job | None = None
         self._result_nodes: dict[tuple[str, str, str], object] = {}
+        self._announced: object = None  # the node show_job announced (Textual may announce it too)
 
     def show_job(self, job: Job | None, picks: Pick, wanted_types: set[str] | None = None) -> None:
         """Show a job's outputs. Groups of a type the target can take (``wanted_types``) are
@@ -70,10 +71,12 @@ class OutputsTree(PaneTree[object]):
         self._result_nodes = {}
         self.job = job
         if job is None:
+            self._announce_first()
             return
         outputs = job.outputs  # read first: parsing them can find the document malformed
         if job.broken:
             self.root.add_leaf(Text(f"{job.uid} cannot be read: {job.error}", style=style("error")))
+            self._announce_first()
             return
         if not outputs:
             self.root.add_leaf(Text("no outputs (not run yet, or a job without outputs)", style="dim"))
@@ -86,6 +89,13 @@ class OutputsTree(PaneTree[object]):
                     version = picks.get(pick_key(result), FINAL)
                     self._result_nodes[pick_key(result)] = node.add_leaf(result_label(result, version), data=result)
         self._place_cursor()
+        self._announce_first()
+
+    def _announce_first(self) -> None:
+        """Say where the cursor is on a job just shown: Textual says it only when the cursor's
+        line number changed, and the next job's first result is often on the same line."""
+        self._announced = self.cursor_node
+        self.post_message(ResultHighlighted(self.current_group, self.current_result, job_shown=True))
 
     def _place_cursor(self) -> None:
         """Start on the first result of the first expanded group: that is what y yanks."""
@@ -128,4 +138,7 @@ class OutputsTree(PaneTree[object]):
     @on(Tree.NodeHighlighted)
     def _announce(self, event: Tree.NodeHighlighted) -> None:
         event.stop()
+        if event.node is self._announced:
+            return
+        self._announced = None
         self.post_message(ResultHighlighted(self.current_group, self.current_result))
