@@ -11,16 +11,18 @@ from tui.core.refs import SlotAddress
 
 
 async def settle(pilot) -> None:
-    """Every worker done, and the details' header read too when it waits to start."""
-    from tui.ui.widgets.details import HEADER_WAIT, DetailsPane
+    """Every worker done and every message handled, and a result the details pane waits to show
+    (a job just highlighted) shown, its header read."""
+    from tui.ui.widgets.details import RESULT_WAIT, DetailsPane
 
-    for details in pilot.app.query(DetailsPane):
-        for _ in range(200):  # its timer may fire late on a loaded machine
-            if not details.header_due:
-                break
-            await pilot.pause(HEADER_WAIT / 3)
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
+    for turn in range(200):  # a timer may fire late on a loaded machine
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        due = any(details.result_due for screen in pilot.app.screen_stack for details in screen.query(DetailsPane))
+        if not due and turn >= 1:  # twice: a message handled may post the next (job, then result)
+            return
+        if due:
+            await pilot.pause(RESULT_WAIT / 3)
 
 
 async def ready(pilot):

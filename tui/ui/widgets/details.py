@@ -49,7 +49,7 @@ def details_text(resolved: ResolvedResult, header: CsHeader | None, problem: str
     return text
 
 
-HEADER_WAIT = 0.15  # seconds on a job before its first result's header is read
+RESULT_WAIT = 0.15  # seconds on a job before its first result is shown (and its header read)
 
 
 class DetailsPane(ReportsWorkerFailures, VerticalScroll):
@@ -57,7 +57,7 @@ class DetailsPane(ReportsWorkerFailures, VerticalScroll):
         super().__init__(**kwargs)
         self.ref: ResultRef | None = None  # the result shown, while its header is read
         self._shown: Text | str = ""
-        self._pending: Timer | None = None  # a header read waiting for the highlight to stay
+        self._pending: Timer | None = None  # a result waiting for the highlight to stay
 
     def compose(self):
         yield Static(id="details-body")
@@ -75,35 +75,38 @@ class DetailsPane(ReportsWorkerFailures, VerticalScroll):
         self._show(content)
 
     def show_result(self, project: Project, ref: ResultRef, wait: bool = False) -> None:
-        """The result's reference, rows and metafile at once; its .cs header and facts once read,
-        the read starting after ``HEADER_WAIT`` seconds with ``wait`` (a key held down to move
-        through jobs would otherwise start a read of each job's first result)."""
+        """The result's reference, rows and metafile, then its .cs header and facts once read.
+        With ``wait``, all of it after ``RESULT_WAIT`` seconds on the same result, the pane blank
+        meanwhile: a key held down to move through jobs neither redraws the pane nor starts a
+        read for each job's first result."""
         self.ref = ref
         self._cancel_pending()
+        if wait:
+            self._show("")
+            self._pending = self.set_timer(RESULT_WAIT, lambda: self._show_waited(project, ref))
+            return
         try:
             resolved = project.resolve(ref)
         except CsRebindError as exc:
             self._show(Text(f"{ref}: {exc}", style=style("error")))
             return
         self._show(details_text(resolved, None, None))
-        if wait:
-            self._pending = self.set_timer(HEADER_WAIT, lambda: self._read_waited(project, resolved))
-        else:
-            self._read_header(project, resolved)
+        self._read_header(project, resolved)
+
+    def _show_waited(self, project: Project, ref: ResultRef) -> None:
+        self._pending = None
+        if self.ref == ref:
+            self.show_result(project, ref)
 
     @property
-    def header_due(self) -> bool:
-        """A header read waits to start (see ``show_result``)."""
+    def result_due(self) -> bool:
+        """A result waits to be shown (see ``show_result``)."""
         return self._pending is not None
 
     def _cancel_pending(self) -> None:
         if self._pending is not None:
             self._pending.stop()
             self._pending = None
-
-    def _read_waited(self, project: Project, resolved: ResolvedResult) -> None:
-        self._pending = None
-        self._read_header(project, resolved)
 
     @background(exclusive=True, group="details")
     def _read_header(self, project: Project, resolved: ResolvedResult) -> None:
