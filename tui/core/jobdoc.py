@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -214,87 +214,78 @@ def parse_inputs(document: dict, schema: str | None) -> tuple[InputGroup, ...]:
         where = "spec.inputs"
         inputs = fields(fields(document.get("spec"), "spec").get("inputs"), where)
         return tuple(
-            _v5_input(name(in_name, where, "input name"), fields(spec, key(where, in_name)), key(where, in_name))
+            _input(name(in_name, where, "input name"), fields(spec, key(where, in_name)), key(where, in_name), _V5_INPUT)
             for in_name, spec in inputs.items()
         )
     groups = []
     for i, group in enumerate(items(document.get("input_slot_groups"), "input_slot_groups")):
         where = f"input_slot_groups[{i}]"
         group = fields(group, where)
-        groups.append(_v4_input(name(group.get("name"), f"{where}.name", "input name"), group, where))
+        groups.append(_input(name(group.get("name"), f"{where}.name", "input name"), group, where, _V4_INPUT))
     return tuple(groups)
 
 
-def _v4_input(group_name: str, group: dict, where: str) -> InputGroup:
-    slots = []
-    for i, s in enumerate(items(group.get("slots"), f"{where}.slots")):
-        at = f"{where}.slots[{i}]"
-        s = fields(s, at)
-        slots.append(InputSlot(
-            name(s.get("name"), f"{at}.name", "slot name"), _bare_dtype(text(s.get("type"), f"{at}.type", 200)),
-            not flag(s.get("optional", False), f"{at}.optional"), text(s.get("title"), f"{at}.title"),
-        ))
-    connections = []
-    for i, c in enumerate(items(group.get("connections"), f"{where}.connections")):
-        at = f"{where}.connections[{i}]"
-        c = fields(c, at)
-        job = name(c.get("job_uid"), f"{at}.job_uid", "job uid")
-        output = name(c.get("group_name"), f"{at}.group_name", "output name")
-        bindings = []
-        for j, e in enumerate(items(c.get("slots"), f"{at}.slots")):
-            entry = f"{at}.slots[{j}]"
-            e = fields(e, entry)
-            bindings.append(_binding(
-                optional_name(e.get("slot_name"), f"{entry}.slot_name", "slot name"),
-                optional_name(e.get("job_uid"), f"{entry}.job_uid", "job uid") or job,
-                optional_name(e.get("group_name"), f"{entry}.group_name", "output name") or output,
-                name(e.get("result_name"), f"{entry}.result_name", "result name"),
-                _bare_dtype(text(e.get("result_type"), f"{entry}.result_type", 200)),
-                e.get("version", FINAL), f"{entry}.version",
-            ))
-        connections.append(Connection(job, output, tuple(bindings)))
-    return _input(group_name, group, where, tuple(slots), tuple(connections))
+class _InputKeys(NamedTuple):
+    """Where each schema keeps an input's parts: the same structure under other names."""
+
+    slot_dtype: str
+    slot_required: str
+    says_optional: bool  # v4: slot_required is "optional", the opposite
+    qualified_dtypes: bool  # v4: "particle.blob" for "blob"
+    connection_output: str
+    connection_results: str
+    result_slot: str
+    result_output: str
+    result_name: str
+    result_dtype: str
 
 
-def _v5_input(in_name: str, spec: dict, where: str) -> InputGroup:
+_V4_INPUT = _InputKeys("type", "optional", True, True, "group_name", "slots", "slot_name", "group_name", "result_name",
+                       "result_type")
+_V5_INPUT = _InputKeys("dtype", "required", False, False, "output", "results", "name", "output", "result", "dtype")
+
+
+def _dtype(value: Any, where: str, keys: _InputKeys) -> str:
+    dtype = text(value, where, 200)
+    return _bare_dtype(dtype) if keys.qualified_dtypes else dtype
+
+
+def _input(in_name: str, spec: dict, where: str, keys: _InputKeys) -> InputGroup:
     slots = []
     for i, s in enumerate(items(spec.get("slots"), f"{where}.slots")):
         at = f"{where}.slots[{i}]"
         s = fields(s, at)
+        flagged = flag(s.get(keys.slot_required, False), f"{at}.{keys.slot_required}")
         slots.append(InputSlot(
-            name(s.get("name"), f"{at}.name", "slot name"), text(s.get("dtype"), f"{at}.dtype", 200),
-            flag(s.get("required", False), f"{at}.required"), text(s.get("title"), f"{at}.title"),
+            name(s.get("name"), f"{at}.name", "slot name"),
+            _dtype(s.get(keys.slot_dtype), f"{at}.{keys.slot_dtype}", keys),
+            flagged != keys.says_optional, text(s.get("title"), f"{at}.title"),
         ))
     connections = []
     for i, c in enumerate(items(spec.get("connections"), f"{where}.connections")):
         at = f"{where}.connections[{i}]"
         c = fields(c, at)
         job = name(c.get("job_uid"), f"{at}.job_uid", "job uid")
-        output = name(c.get("output"), f"{at}.output", "output name")
+        output = name(c.get(keys.connection_output), f"{at}.{keys.connection_output}", "output name")
         bindings = []
-        for j, e in enumerate(items(c.get("results"), f"{at}.results")):
-            entry = f"{at}.results[{j}]"
+        for j, e in enumerate(items(c.get(keys.connection_results), f"{at}.{keys.connection_results}")):
+            entry = f"{at}.{keys.connection_results}[{j}]"
             e = fields(e, entry)
             bindings.append(_binding(
-                optional_name(e.get("name"), f"{entry}.name", "slot name"),
+                optional_name(e.get(keys.result_slot), f"{entry}.{keys.result_slot}", "slot name"),
                 optional_name(e.get("job_uid"), f"{entry}.job_uid", "job uid") or job,
-                optional_name(e.get("output"), f"{entry}.output", "output name") or output,
-                name(e.get("result"), f"{entry}.result", "result name"),
-                text(e.get("dtype"), f"{entry}.dtype", 200),
+                optional_name(e.get(keys.result_output), f"{entry}.{keys.result_output}", "output name") or output,
+                name(e.get(keys.result_name), f"{entry}.{keys.result_name}", "result name"),
+                _dtype(e.get(keys.result_dtype), f"{entry}.{keys.result_dtype}", keys),
                 e.get("version", FINAL), f"{entry}.version",
             ))
         connections.append(Connection(job, output, tuple(bindings)))
-    return _input(in_name, spec, where, tuple(slots), tuple(connections))
-
-
-def _input(in_name: str, spec: dict, where: str, slots: tuple[InputSlot, ...],
-           connections: tuple[Connection, ...]) -> InputGroup:
     return InputGroup(
         name=in_name,
         type=text(spec.get("type"), f"{where}.type", 100),
         title=text(spec.get("title"), f"{where}.title"),
-        slots=slots,
-        connections=connections,
+        slots=tuple(slots),
+        connections=tuple(connections),
         count_min=_count(spec.get("count_min"), f"{where}.count_min") or 0,
         count_max=_count_max(spec.get("count_max"), f"{where}.count_max"),
         repeat_allowed=flag(spec.get("repeat_allowed", False), f"{where}.repeat_allowed"),
