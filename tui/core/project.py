@@ -129,7 +129,7 @@ def read_job_batches(project: Project, first: int = 200, largest: int = 16384) -
     cache = project.cache
     batches: list[list[Job]] = []
     missing: dict[str, tuple[str, ...]] = {}
-    with gc_paused(), Readers() as readers, _opened_folder(root) as root_fd:
+    with gc_paused(freeze=True), Readers() as readers, _opened_folder(root) as root_fd:
         names = _job_folders(project.path, root_fd, cache)
         total, start, size = len(names), 0, first
         while start < total:
@@ -197,7 +197,7 @@ def finish_loading(project: Project) -> Project:
     """Complete each job's children (``children`` lags in dumps: every job that names a parent
     is added), with the links found while reading when there are (they are used once)."""
     missing, project.missing_children = project.missing_children, None
-    with gc_paused():
+    with gc_paused(freeze=True):
         _add_children(project.jobs, missing_children(project.jobs) if missing is None else missing)
     return project
 

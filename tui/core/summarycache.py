@@ -102,7 +102,7 @@ class SummaryCache:
 
     def _load(self) -> list[Job]:
         try:
-            with open(self.path, "rb") as stream, gc_paused():  # 50,000 new jobs, none garbage
+            with open(self.path, "rb") as stream, gc_paused(freeze=True):  # 50,000 new jobs, none garbage
                 cached = _decoder.decode(stream.read())
         except (OSError, msgspec.DecodeError, ValueError, RecursionError):
             return []  # missing, unreadable, corrupt or of another format: read every job
