@@ -95,8 +95,14 @@ class OutputResult(msgspec.Struct, frozen=True, gc=False):
 
     @property
     def final_rows(self) -> int | None:
-        """Rows at F; None for an incomplete result (rows_at(F) raises) or an unknown count."""
-        return self._rows(self.final_index) if self.complete else None
+        """Rows at F; None for an incomplete result (rows_at(F) raises) or an unknown count.
+        ``complete``, ``final_index`` and ``_rows`` written out: once per result of a listing,
+        and a job can have 120,000."""
+        versions, metafiles, counts = self.versions, self.metafiles, self.num_items
+        if not (versions and metafiles):
+            return None
+        index = min(len(versions), len(metafiles)) - 1
+        return counts[index] if index < len(counts) else None
 
     def _rows(self, index: int) -> int | None:
         return self.num_items[index] if index < len(self.num_items) else None
