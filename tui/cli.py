@@ -459,7 +459,12 @@ def _open_ui(args: list[str]) -> int:
         return EXIT_DATA
     from .ui.app import run_app
 
+    global _ran_ui
+    _ran_ui = True
     return run_app(project, plan=options.plan, use_cache=not options.no_cache)
+
+
+_ran_ui = False  # the terminal UI ran in this process (csrebind PROJECT, csrebind demo): it ends as usual
 
 
 # --- parser --------------------------------------------------------------------------------
@@ -589,10 +594,9 @@ def run() -> NoReturn:
     freeing what it read, object by object (50,000 jobs: tens of milliseconds before the prompt
     comes back). Every file it wrote is complete and closed by then; only the standard streams
     are flushed here."""
-    args = sys.argv[1:]
-    code = main(args)
-    if not (args and args[0] in COMMANDS):
-        sys.exit(code)  # the terminal UI ends as usual
+    code = main(sys.argv[1:])
+    if _ran_ui:
+        sys.exit(code)
     try:
         sys.stdout.flush()
     except BrokenPipeError:  # `csrebind jobs P | head`: what was not read is not wanted

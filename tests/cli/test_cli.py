@@ -412,3 +412,26 @@ def test_outputs_table_cells(demo_project, capsys, schema):
     poses = lines["J9.particles.alignments3D.F"]
     assert poses[1:3] == ["alignments3D", "0,1,2,3,5,7"] and poses[-1] == "J9/J9_007_particles.cs"
     assert poses[3].isdigit()  # the rows at F
+
+
+@pytest.mark.parametrize("ui", [True, False])
+def test_the_program_ends_at_once_only_after_a_scripting_command(monkeypatch, ui):
+    """After the terminal UI (csrebind PROJECT, csrebind demo) the process ends as usual: its
+    threads and clean-ups finish; after a scripting command it ends without freeing objects."""
+    import tui.cli as cli
+
+    def command(args):
+        cli._ran_ui = ui
+        return 3
+
+    ended: list[int] = []
+    monkeypatch.setattr(cli, "main", command)
+    monkeypatch.setattr(cli, "_ran_ui", False)
+    monkeypatch.setattr(cli.os, "_exit", ended.append)
+    if ui:
+        with pytest.raises(SystemExit) as exited:
+            cli.run()
+        assert exited.value.code == 3 and ended == []
+    else:
+        cli.run()
+        assert ended == [3]
