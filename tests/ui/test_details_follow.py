@@ -79,3 +79,22 @@ async def test_a_job_without_outputs_clears_the_details(demo_project):
         screen.jobs_pane.tree.go_to("J12")  # no outputs yet
         await settle(pilot)
         assert screen.outputs.job.uid == "J12" and shown(screen) == ""
+
+
+@pytest.mark.parametrize("schema", ["v5"])
+async def test_a_broken_job_leaves_nothing_of_the_last_one_under_the_cursor(demo_project):
+    (demo_project / "J13").mkdir()
+    (demo_project / "J13" / "job.json").write_text("{ not json")
+    app = make_app(demo_project)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        screen.command_job("J9")
+        await settle(pilot)
+        assert shown(screen).startswith("J9.")
+        screen.jobs_pane.tree.go_to("J13")
+        await settle(pilot)
+        assert screen.outputs.job.uid == "J13" and screen.outputs.current_result is None
+        assert shown(screen) == ""
+        await pilot.press("y")
+        await settle(pilot)
+        assert screen.bench.register is None

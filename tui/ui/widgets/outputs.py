@@ -71,11 +71,13 @@ class OutputsTree(PaneTree[object]):
         self._result_nodes = {}
         self.job = job
         if job is None:
+            self.move_cursor(None)
             self._announce_first()
             return
         outputs = job.outputs  # read first: parsing them can find the document malformed
         if job.broken:
             self.root.add_leaf(Text(f"{job.uid} cannot be read: {job.error}", style=style("error")))
+            self._place_cursor()  # on the message: nothing of the last job stays under the cursor
             self._announce_first()
             return
         if not outputs:
