@@ -107,3 +107,61 @@ async def test_keys_typed_ahead_reach_the_pane_just_chosen(demo_project):
         assert isinstance(app.screen, CandidatesScreen)
         assert app.screen.address.local == "particles.0.blob"
         assert screen.jobs_pane.tree.current_uid == "J12"  # the jobs pane did not move
+
+
+async def test_a_long_list_shows_progress_and_ends_ranked_as_a_short_one(demo_project, monkeypatch):
+    """A list too long to make again while measuring (thousands of candidates in a big project)
+    says how far measuring has come instead, and ends with the same ranked rows."""
+    import time
+
+    from tui.ui.screens import candidates as dialog
+
+    async def ranked_rows() -> tuple[list[str], list[str]]:
+        app = make_app(demo_project)
+        helps: list[str] = []
+        async with app.run_test(size=SIZE) as pilot:
+            await ready(pilot)
+            await press(pilot, "3", "j", "j", "c")
+            screen = app.screen
+            assert isinstance(screen, CandidatesScreen) and screen.done
+            screen.post_message(dialog.CandidatesProgress(7))  # as the worker posts while measuring
+            await pilot.pause()
+            helps.append(str(screen.query_one("#candidates-help").render()))
+            return rows(app), helps
+
+    measure = dialog.measure
+
+    def slow_measure(*args):  # long enough for progress to be due between two candidates
+        time.sleep(0.02)
+        return measure(*args)
+
+    monkeypatch.setattr(dialog, "measure", slow_measure)
+    monkeypatch.setattr(dialog.CandidatesScreen, "UPDATE_EVERY", 0.01)
+    short, _ = await ranked_rows()
+    monkeypatch.setattr(dialog.CandidatesScreen, "LIVE_UPDATES_UP_TO", 0)
+    progress: list[int] = []
+    original = dialog.CandidatesScreen._help_text
+
+    def help_text(self):
+        if not self.done and self.measured:
+            progress.append(self.measured)
+        return original(self)
+
+    monkeypatch.setattr(dialog.CandidatesScreen, "_help_text", help_text)
+    long, helps = await ranked_rows()
+    assert long == short and len(long) > 3
+    assert progress and progress == sorted(progress)  # shown while measuring, counting up
+    assert "ranked by rows kept" in helps[0]
+
+
+async def test_each_candidate_is_one_line(demo_project):
+    """However narrow the terminal: the list is as many lines as candidates (its options are
+    never measured one by one)."""
+    app = make_app(demo_project)
+    async with app.run_test(size=(90, 45)) as pilot:
+        await ready(pilot)
+        await press(pilot, "3", "j", "j", "c")
+        from textual.widgets import OptionList
+
+        options = app.screen.query_one(OptionList)
+        assert options.option_count > 3 and options.virtual_size.height == options.option_count

@@ -4,6 +4,7 @@ remapped with them), and digits that jump to the option whose id they spell."""
 from __future__ import annotations
 
 from textual import events
+from textual.geometry import Size
 from textual.widgets import OptionList
 from textual.widgets.option_list import OptionDoesNotExist
 
@@ -31,3 +32,30 @@ class PickList(OptionList):
             self.typed = typed
             return
         self.typed = ""
+
+
+class OneLinePickList(PickList):
+    """A PickList whose options are one line each (``text-wrap: nowrap`` in its style): when the
+    options change, Textual measures the height of every one, about 0.1 ms apiece, which froze
+    the screen for most of a second with the 5,332 candidates of a 5,000-job project. Here each
+    is one line without measuring. This repeats ``OptionList._update_lines`` without the
+    measuring (textual is pinned exactly), and its auto height (measuring every option too) is
+    the number of options; options may not be dividers."""
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return len(self.options)
+
+    def _update_lines(self) -> None:
+        if not self.scrollable_content_region:
+            return
+        cache = self._line_cache
+        lines = cache.lines
+        for index in range(lines[-1][0] + 1 if lines else 0, len(self.options)):
+            cache.index_to_line[index] = len(lines)
+            cache.heights[index] = 1
+            lines.append((index, 0))
+        width = self.scrollable_content_region.width - self._get_left_gutter_width()
+        virtual_size = Size(width, len(lines))
+        if virtual_size != self.virtual_size:
+            self.virtual_size = virtual_size
+            self._scroll_update(virtual_size)
