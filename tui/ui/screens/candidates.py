@@ -33,6 +33,8 @@ class CandidatesMeasured(Message):
 
 
 class CandidatesProgress(Message):
+    """How many candidates are measured, for a list too long to show them as they are."""
+
     def __init__(self, measured: int) -> None:
         super().__init__()
         self.measured = measured
