@@ -8,11 +8,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from operator import methodcaller
 from pathlib import Path
 from typing import Any, Callable, NoReturn, Sequence
 
 from .core.errors import CsRebindError, RefError
+from .texttable import cell, column_table, table
 
 EXIT_OK, EXIT_DATA, EXIT_USAGE = 0, 1, 2
 
@@ -74,28 +74,6 @@ def emit_json(data: Any) -> None:
     sys.stdout.buffer.write(orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE))
     sys.stdout.flush()
     _kept.append(data)
-
-
-def table(rows: list[list[Any]], headers: list[str]) -> str:
-    """Left-aligned columns two spaces apart (None is an empty cell)."""
-    columns = zip(*rows) if rows else [[] for _ in headers]
-    return column_table([[_cell(c) for c in column] for column in columns], headers)
-
-
-def _cell(value: Any) -> str:
-    return "" if value is None else value if value.__class__ is str else str(value)
-
-
-def column_table(columns: list[list[str]], headers: list[str]) -> str:
-    """``table`` of columns of text given whole, padded a column at a time: a job can have
-    120,000 results."""
-    cells = [[header, *column] for header, column in zip(headers, columns)]
-    widths = [max(map(len, column)) for column in cells]
-    padded = [[c.ljust(width) for c in column] for column, width in zip(cells[:-1], widths)]
-    return "\n".join(map(_without_end_spaces, map("  ".join, zip(*padded, cells[-1]))))
-
-
-_without_end_spaces = methodcaller("rstrip", " ")
 
 
 # --- commands ------------------------------------------------------------------------------
@@ -164,14 +142,14 @@ def _outputs_columns(outputs) -> list[list[str]]:
     versions_text: dict[tuple[int, ...], str] = {}  # a job's results mostly share one list of versions
     for group in outputs:
         results = group.results
-        group_line = (f"{group.name} ({group.type})", "", "", "", _cell(group.num_items), "")
+        group_line = (f"{group.name} ({group.type})", "", "", "", cell(group.num_items), "")
         result_lines = (
             [f"  {r.job}.{r.output}.{r.name}.F" for r in results],
             [r.dtype for r in results],
             ["passthrough" if r.passthrough else "" for r in results],
             [versions_text.get(r.versions) or versions_text.setdefault(
                 r.versions, ",".join(map(str, r.versions)) or "none (incomplete)") for r in results],
-            [_cell(r.final_rows) for r in results],
+            [cell(r.final_rows) for r in results],
             [r.metafiles[r.final_index] if r.complete else "" for r in results],
         )
         for column, head, cells in zip(columns, group_line, result_lines):
