@@ -265,11 +265,8 @@ def open_regular(path: str | os.PathLike) -> int:
     device would block or never end, so it is refused (``OSError`` with a readable ``strerror``)
     without ever being opened for reading (checked with ``stat`` first, opened non-blocking, and
     checked again on the open descriptor in case it was swapped meanwhile)."""
-    _check_regular(path, os.stat(path).st_mode)
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
-                 | getattr(os, "O_BINARY", 0))
+    fd, _ = _opened_regular(path)
     try:
-        _check_regular(path, os.fstat(fd).st_mode)
         if hasattr(os, "set_blocking"):
             os.set_blocking(fd, True)  # a regular file: ordinary reads from here on
     except BaseException:
@@ -283,24 +280,35 @@ def read_regular_bytes(path: str | os.PathLike) -> bytes:
     return read_regular(path)[0]
 
 
-_READ_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
-
-
 def read_regular(path: str | os.PathLike) -> tuple[bytes, os.stat_result]:
     """The bytes of ``path`` and the stat of what was read, when it is a regular file, checked
     as :func:`open_regular` does. Five system calls (stat, open, fstat, one read, close) where a
     Python file object makes thirteen: a project's 50,000 job.json files are read this way."""
-    _check_regular(path, os.stat(path).st_mode)
-    fd = os.open(path, _READ_FLAGS)  # non-blocking: no effect on a regular file's reads
+    fd, st = _opened_regular(path)  # non-blocking: no effect on a regular file's reads
     try:
-        st = os.fstat(fd)
-        _check_regular(path, st.st_mode)
         data = os.read(fd, st.st_size + 1)  # the whole file, and the end found, in one read
         if len(data) != st.st_size:  # it grew or shrank meanwhile, or a short read: on to the end
             data = b"".join([data, *iter(partial(os.read, fd, 1 << 20), b"")])
         return data, st
     finally:
         os.close(fd)
+
+
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+
+
+def _opened_regular(path: str | os.PathLike) -> tuple[int, os.stat_result]:
+    """A non-blocking read-only descriptor of ``path`` and its fstat, once both the path and
+    the descriptor are found to be a regular file (see :func:`open_regular`)."""
+    _check_regular(path, os.stat(path).st_mode)
+    fd = os.open(path, _READ_FLAGS)
+    try:
+        st = os.fstat(fd)
+        _check_regular(path, st.st_mode)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, st
 
 
 def _check_regular(path: str | os.PathLike, mode: int) -> None:
