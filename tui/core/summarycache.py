@@ -167,6 +167,7 @@ class SummaryCache:
         children are linked)."""
         if any(job._stamp is not None for job in read):  # a missing job.json has nothing to remember
             self.changed = True
+        # a batch taken whole from the cache is kept as it is: no step per job
         self.found += jobs if not read else [job for job in jobs if job._stamp is not None]
 
     @property
@@ -208,7 +209,8 @@ _stamp = attrgetter("_stamp")
 
 def _adopt(jobs: list[Job], paths: list[str]) -> None:
     """Cached ``jobs`` as read from ``paths``: their inputs/outputs are read from there when used.
-    The fields after the stamp are set whatever a damaged cache entry held for them."""
+    The fields after the stamp are set whatever a damaged cache entry held for them. What
+    ``jobread.with_source`` does for a job read from disk, in one loop for a whole batch."""
     for job, path in zip(jobs, paths):
         job._source, job._outputs, job._inputs, job._search = path, None, None, None
         job._load = load_io if job.error is None else None
