@@ -144,6 +144,22 @@ def test_a_corrupt_cache_is_ignored_and_rewritten(demo_project, reads, content):
     assert reads == []
 
 
+def test_a_cache_whose_jobs_do_not_decode_is_read_around(demo_project, reads):
+    """The jobs are decoded after the rest of the file (while the stats run): a header that
+    checks out with jobs that do not decode is no cache either."""
+    first = load_project(demo_project)
+    path = cache_path(first.path)
+    document = msgspec.msgpack.decode(path.read_bytes())
+    document["jobs"][-1][2] = {"title": "not text"}
+    path.write_bytes(msgspec.msgpack.encode(document))
+    reads.clear()
+    project = load_project(demo_project)
+    assert sorted(reads) == sorted(first.jobs) and summaries(project) == summaries(first)
+    reads.clear()
+    load_project(demo_project)
+    assert reads == []  # rewritten
+
+
 def test_values_past_the_summary_in_a_cache_entry_are_not_taken(demo_project, reads):
     first = load_project(demo_project)
     outputs = [o.name for o in first.jobs["J5"].outputs]
@@ -229,14 +245,38 @@ def listing(project) -> list:
     return [(uid, *summary) for uid, summary in summaries(project).items()]
 
 
+@pytest.fixture(params=[False, True], ids=["stat here", "forked child"])
+def forks(request, monkeypatch) -> tuple[bool, list[int]]:
+    """The stats of a reopen made in this process, or by a child forked for the last two thirds
+    (as for a big project; the test process has threads, which otherwise rule a fork out):
+    whether a fork is wanted, and the pids of the children forked."""
+    pids: list[int] = []
+    if request.param:
+        original = jobread._forked_stats
+
+        def forked(paths, dir_fd):
+            pid, pipe = original(paths, dir_fd)
+            pids.append(pid)
+            return pid, pipe
+
+        monkeypatch.setattr(jobread, "AHEAD_FROM", 100)
+        monkeypatch.setattr(jobread.threading, "active_count", lambda: 1)
+        monkeypatch.setattr(jobread, "_forked_stats", forked)
+    return request.param, pids
+
+
 @pytest.mark.parametrize("change", ["edited late", "removed early", "added", "renumbered"])
-def test_a_change_past_the_first_batches_reads_that_job_alone(thousand_jobs, tmp_path, reads, monkeypatch, change):
+def test_a_change_past_the_first_batches_reads_that_job_alone(thousand_jobs, tmp_path, reads, monkeypatch, forks,
+                                                                change):
     """Batches are taken from the cache whole while the project is as cached; from a change on,
-    by name: every job comes out as a read without the cache would give it, in uid order."""
+    by name: every job comes out as a read without the cache would give it, in uid order, whether
+    the job.json files were stat'ed here or (the last ones) by a forked child."""
     root = tmp_path / "P"
     shutil.copytree(thousand_jobs, root)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    forking, pids = forks
     load_project(root)
+    assert pids == []  # a first open reads every job.json: nothing to stat ahead
     if change == "edited late":
         edit(root / "J900" / "job.json", title="changed late")
         expected = ["J900"]
@@ -253,6 +293,7 @@ def test_a_change_past_the_first_batches_reads_that_job_alone(thousand_jobs, tmp
         expected = ["J1500"]
     reads.clear()
     project = load_project(root)
+    assert len(pids) == forking
     assert sorted(reads) == expected
     assert listing(project) == listing(load_project(root, cache=False))
     assert list(project.jobs) == sorted(project.jobs, key=lambda uid: int(uid[1:]))

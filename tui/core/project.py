@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 from bisect import bisect_left
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
@@ -20,7 +20,7 @@ from .atomic import read_regular_bytes
 from .errors import ProjectError, RefError
 from .gcpause import gc_paused
 from .jobdoc import load_json_bytes
-from .jobread import Readers, read_summaries, stat_all
+from .jobread import FileStamps, Readers, read_summaries
 from .model import Job, OutputGroup, OutputResult, ResolvedResult, Workspace
 from .refs import ResultRef
 from .summarycache import SummaryCache, folder_stamp
@@ -129,11 +129,17 @@ def read_job_batches(project: Project, first: int = 200, largest: int = 16384) -
     cache = project.cache
     batches: list[list[Job]] = []
     missing: dict[str, tuple[str, ...]] = {}
-    with gc_paused(freeze=True), Readers() as readers, _opened_folder(root) as root_fd:
+    with gc_paused(freeze=True), Readers() as readers, _opened_folder(root) as root_fd, ExitStack() as stack:
         names = _job_folders(project.path, root_fd, cache)
+        stamps = None
+        if cache is not None and cache.holds_jobs:  # a reopen: the stats can start while it decodes
+            stamps = stack.enter_context(FileStamps(_job_files(names), root_fd, readers))
+            stamps.fork_ahead()
+        if cache is not None:
+            cache.decode()
         total, start, size = len(names), 0, first
         while start < total:
-            batch = _read_batch(root, root_fd, names[start:start + size], cache, readers)
+            batch = _read_batch(root, names, start, start + size, cache, readers, stamps)
             start += len(batch)
             batches.append(batch)
             if start >= total and cache is not None:  # before the last batch: the project is complete with it
@@ -176,16 +182,24 @@ def _opened_folder(path: str) -> Iterator[int]:
         os.close(fd)
 
 
-def _read_batch(root: str, root_fd: int, names: list[str], cache: SummaryCache | None, readers: Readers) -> list[Job]:
+def _job_files(names: list[str]) -> list[str]:
+    """The job.json paths of job folders ``names``, relative to the project folder."""
+    return [f"{name}{os.sep}job.json" for name in names]
+
+
+def _read_batch(root: str, all_names: list[str], start: int, end: int, cache: SummaryCache | None,
+                readers: Readers, stamps: FileStamps | None) -> list[Job]:
+    """The jobs of the folders ``all_names[start:end]``: from the cache when it has them as their
+    job.json's ``stamps`` say they are now, else read."""
+    names = all_names[start:end]
     prefix = f"{root}{os.sep}"  # os.path.join costs more, 50,000 times
-    if cache is None or cache.was_empty:
+    if stamps is None or cache is None or cache.was_empty:
         jobs = read_summaries([prefix + name for name in names], readers)
         if cache is not None:
             cache.keep(jobs, read=jobs)
         return jobs
-    relative = [f"{name}{os.sep}job.json" for name in names]
-    stamps = stat_all(relative, readers, dir_fd=root_fd)
-    jobs, missing = cache.jobs(names, [prefix + path for path in relative], stamps)
+    relative = stamps.paths[start:end]
+    jobs, missing = cache.jobs(names, [prefix + path for path in relative], stamps.between(start, end))
     read = read_summaries([prefix + names[i] for i in missing], readers)
     for i, job in zip(missing, read):
         jobs[i] = job

@@ -38,7 +38,9 @@ class CacheFile(msgspec.Struct):
     format: str
     version: int
     project: str
-    jobs: list[Job]
+    # Decoded on demand (``SummaryCache.decode``): a reader can start the job.json stats first
+    # and decode while they run (``jobread.StatAhead``).
+    jobs: msgspec.Raw
     # The children the documents of these jobs leave out (project.missing_children): when every
     # job is found unchanged, they need not be looked for again.
     missing_children: dict[str, tuple[str, ...]]
@@ -62,6 +64,7 @@ def folder_stamp(st: os.stat_result) -> FolderStamp:
 
 
 _decoder = msgspec.msgpack.Decoder(CacheFile)
+_jobs_decoder = msgspec.msgpack.Decoder(list[Job])
 _encoder = msgspec.msgpack.Encoder()
 
 
@@ -92,25 +95,45 @@ class SummaryCache:
         self.missing_children: dict[str, tuple[str, ...]] = {}
         self.cached_folders: tuple[list[str], FolderStamp | None] = ([], None)
         self.listing: tuple[list[str], FolderStamp | None] = ([], None)  # this read's, for the next
-        self.cached: list[Job] = self._load()
-        self.was_empty = not self.cached
+        self._raw_jobs: msgspec.Raw | None = self._load()
+        self.cached: list[Job] = []  # by ``decode``
+        self.was_empty = True
         self.taken = 0  # cached[:taken] were taken in order
         self.known: dict[str, Job] | None = None  # the rest by name, once the order differs
         self.found: list[Job] = []
         self.changed = False
         self.misses = 0  # job folders not found in the cache as they are now (new, edited, no job.json)
 
-    def _load(self) -> list[Job]:
+    def _load(self) -> msgspec.Raw | None:
+        """The cache file's header, checked; its jobs still encoded."""
         try:
-            with open(self.path, "rb") as stream, gc_paused(freeze=True):  # 50,000 new jobs, none garbage
+            with open(self.path, "rb") as stream:
                 cached = _decoder.decode(stream.read())
         except (OSError, msgspec.DecodeError, ValueError, RecursionError):
-            return []  # missing, unreadable, corrupt or of another format: read every job
+            return None  # missing, unreadable, corrupt or of another format: read every job
         if cached.format != FORMAT or cached.version != VERSION or cached.project != str(self.project_path):
-            return []
+            return None
         self.missing_children = cached.missing_children
         self.cached_folders = (cached.folders, cached.folder)
         return cached.jobs
+
+    @property
+    def holds_jobs(self) -> bool:
+        """Whether the cache file had jobs to decode (before ``decode``)."""
+        return self._raw_jobs is not None and len(self._raw_jobs) > 1  # b"\x90": an empty array
+
+    def decode(self) -> None:
+        """Decode the cached jobs (once; before the first lookup). When they do not decode, no
+        job is taken from the cache (its folder listing is checked on its own when used)."""
+        raw, self._raw_jobs = self._raw_jobs, None
+        if raw is None:
+            return
+        try:
+            with gc_paused(freeze=True):  # 50,000 new jobs, none garbage
+                self.cached = _jobs_decoder.decode(raw)
+        except (msgspec.DecodeError, ValueError, RecursionError):
+            self.cached, self.missing_children, self.cached_folders = [], {}, ([], None)
+        self.was_empty = not self.cached
 
     def folders(self, stamp: FolderStamp) -> list[str] | None:
         """The job folders the cache lists, if the project folder has the stamp it had then."""
