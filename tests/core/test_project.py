@@ -167,6 +167,40 @@ def test_malformed_inputs_make_the_job_broken_not_the_project(reference_project,
     assert job.inputs == () and "connection version 'latest'" in job.error
 
 
+def test_inputs_are_made_only_when_asked_for(reference_project, schema, monkeypatch):
+    """Outputs alone (what a search through every job's results reads) check and make no input;
+    the inputs made later are the ones an eager parse of the same document gives."""
+    from tui.core import jobdoc
+
+    made: list[str] = []
+    original = jobdoc.parse_inputs
+    monkeypatch.setattr(jobdoc, "parse_inputs", lambda document, schema: made.append("inputs") or original(document, schema))
+    job = load_project(reference_project).job("J688")
+    assert [o.name for o in job.outputs] and made == []
+    eager = original(_doc(reference_project, "J688"), schema)
+    assert job.inputs == eager and len(eager) == 2 and made == ["inputs"]
+    in_memory = job_from_bytes("J688", (reference_project / "J688" / "job.json").read_bytes())
+    assert in_memory.outputs == job.outputs and made == ["inputs"]
+    assert in_memory.inputs == eager and made == ["inputs", "inputs"]
+
+
+def test_a_job_with_malformed_inputs_still_gives_its_outputs(reference_project, schema):
+    """A source job is used for its outputs: its inputs section is not checked for that. As a
+    target, or listed whole, it is refused with the reason."""
+    doc = _doc(reference_project, "J688")
+    if schema == "v5":
+        doc["spec"]["inputs"]["particles"]["connections"][0]["results"][0]["version"] = "latest"
+    else:
+        doc["input_slot_groups"][0]["connections"][0]["slots"][0]["version"] = "latest"
+    _write(reference_project, "J688", doc)
+    project = load_project(reference_project)
+    resolved = project.resolve("J688.particles.alignments3D")
+    assert resolved.metafile.startswith("J688/") and not project.job("J688").broken
+    with pytest.raises(RefError, match=r"job J688 cannot be used: inputs/outputs are malformed: .*'latest'"):
+        project.usable_job("J688")
+    assert project.job("J688").broken
+
+
 def test_live_sessions_and_stray_files_are_skipped(reference_project):
     (reference_project / "S1").mkdir()
     (reference_project / "S1" / "exposures.bson").write_bytes(b"\x00")

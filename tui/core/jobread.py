@@ -34,8 +34,8 @@ import msgspec
 from . import untrusted
 from .atomic import read_regular
 from .errors import JobDocumentError
-from .jobdoc import V4_KEYS, job_from_bytes, parse_date, parse_io
-from .model import InputGroup, Job, OutputGroup
+from .jobdoc import V4_KEYS, ParsedInputs, job_from_bytes, parse_date, parse_io
+from .model import Job, OutputGroup
 
 if TYPE_CHECKING:  # imported when a pool is first needed: concurrent.futures brings logging
     from concurrent.futures import ThreadPoolExecutor
@@ -411,8 +411,9 @@ class _Parsed:
 PARSED = _Parsed(KEEP_PARSED)
 
 
-def load_io(job: Job) -> tuple[tuple[OutputGroup, ...], tuple[InputGroup, ...]]:
-    """Read ``job``'s document again and parse its inputs and outputs. A document changed since
+def load_io(job: Job) -> tuple[tuple[OutputGroup, ...], ParsedInputs]:
+    """Read ``job``'s document again and parse its outputs (and inputs, or how to make them:
+    ``jobdoc.parse_io``). A document changed since
     it was listed updates the job's summary too (title, status…: what the user sees)."""
     path = job._source
     try:

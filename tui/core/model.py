@@ -299,16 +299,23 @@ class Job(msgspec.Struct, array_like=True, gc=False):  # gc: nothing a Job holds
     def inputs(self) -> tuple[InputGroup, ...]:
         if self._inputs is None:
             self._parse_io()
+        if callable(self._inputs):  # checked and made when first asked for (see jobdoc.parse_io)
+            parse, outputs = self._inputs, self._outputs
+            self._parsed(lambda: (outputs, parse()))
         return self._inputs or ()
 
     def _parse_io(self) -> None:
         if self._load is None:
             self._outputs, self._inputs = (), ()
             return
+        if self._parsed(lambda: self._load(self)) and self._source is None:
+            self._load = None  # an in-memory document: parsed once, its bytes are let go
+
+    def _parsed(self, parse: Callable[[], tuple]) -> bool:
+        """Take ``parse()``'s outputs and inputs; a malformed document makes the job broken."""
         try:
-            self._outputs, self._inputs = self._load(self)
-            if self._source is None:
-                self._load = None  # an in-memory document: parsed once, its bytes are let go
+            self._outputs, self._inputs = parse()
+            return True
         except JobDocumentError as exc:  # the parser checks every value: the message names file and key
             self._outputs, self._inputs = (), ()
             self.error = f"inputs/outputs are malformed: {exc}"
@@ -317,6 +324,7 @@ class Job(msgspec.Struct, array_like=True, gc=False):  # gc: nothing a Job holds
             # is not shown (it could quote any amount of the document)
             self._outputs, self._inputs = (), ()
             self.error = f"inputs/outputs are malformed: {self.uid}/job.json: unexpected content ({type(exc).__name__})"
+        return False
 
     def forget_io(self) -> None:
         """Drop the parsed inputs/outputs of a job read from disk (read again when next used)."""

@@ -50,14 +50,20 @@ class Project:
             raise RefError(f"job {uid} is not in project {self.uid} ({self.path})") from None
 
     def usable_job(self, uid: str) -> Job:
-        job = self.job(uid)
-        job.outputs  # noqa: B018 - parsing inputs/outputs can find the document malformed
+        """The job, its whole document checked: a target, a job shown whole."""
+        job = self._checked(self.job(uid))
+        job.inputs  # noqa: B018 - made when first asked for: a malformed one makes the job broken
+        return self._checked(job)
+
+    def _checked(self, job: Job) -> Job:
+        job.outputs  # noqa: B018 - parsing can find the document malformed
         if job.broken:
-            raise RefError(f"job {uid} cannot be used: {job.error}")
+            raise RefError(f"job {job.uid} cannot be used: {job.error}")
         return job
 
     def output(self, job_uid: str, output: str) -> OutputGroup:
-        job = self.usable_job(job_uid)
+        """One of a job's outputs (its inputs are not needed, nor checked, for that)."""
+        job = self._checked(self.job(job_uid))
         group = job.output(output)
         if group is None:
             names = ", ".join(o.name for o in job.outputs) or "none"
