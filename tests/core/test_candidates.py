@@ -69,6 +69,26 @@ def test_candidates_are_measured_and_ranked_by_rows_kept_then_newest(demo_projec
     assert found.index(current) > max(found.index(c) for c in ties)  # the current binding last of its equals
 
 
+def test_measuring_reads_no_job_document_again(demo_project, monkeypatch):
+    """A search lists every job's outputs, more than the parsed documents kept (here: one), and
+    measures afterwards from the results as listed: each job.json is read once, and the
+    candidates come out as measured with every document kept."""
+    from tui.core import jobread
+
+    expected = find_candidates(EditSession(load_project(demo_project), "J12"), BLOB)
+    monkeypatch.setattr(jobread.PARSED, "size", 1)
+    session = EditSession(load_project(demo_project), "J12")
+    reads: list[str] = []
+    original = jobread.read_job_file
+    monkeypatch.setattr(jobread, "read_job_file", lambda path: reads.append(str(path)) or original(path))
+    found = find_candidates(session, BLOB)
+    assert found == expected and len(found) >= 3 and all(c.measured for c in found)
+    own = session.input(BLOB.input).connections[BLOB.connection].job  # its other slots: read again once, then kept
+    read_jobs = [path.split("/")[-2] for path in reads]
+    assert all(read_jobs.count(c.job) == 1 + (c.job == own) for c in found), " ".join(read_jobs)
+    assert all(c.result is None for c in found)  # measured: the listed result is let go
+
+
 def test_the_fact_is_the_blob_box_and_pixel_size(demo_project):
     session = EditSession(load_project(demo_project), "J12")
     by_ref = {str(c.ref): c for c in find_candidates(session, BLOB)}

@@ -9,7 +9,7 @@ cached by file, so the UI lists first and measures in a worker.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Iterator
 
@@ -38,6 +38,9 @@ class Candidate:
     unknown: str | None = None  # why the join could not be counted
     empty: str | None = None  # why the join would keep no row
     fact: str | None = None  # the first fact line (``box 452 px, 1.115 Å/px``)
+    # The result as listed, until measured: measuring then reads no job document again (a search
+    # lists every job's outputs, more than the parsed documents kept, and measures afterwards).
+    result: OutputResult | None = field(default=None, compare=False, repr=False)
 
     @property
     def job(self) -> str:
@@ -82,7 +85,7 @@ def measure(session: EditSession, address: SlotAddress, candidate: Candidate) ->
     preview = _preview_with(session, group, address, candidate)
     fact = _first_fact(session, candidate)
     return replace(candidate, measured=True, kept=preview.kept, total=preview.total,
-                   unknown=preview.unknown, empty=preview.empty, fact=fact)
+                   unknown=preview.unknown, empty=preview.empty, fact=fact, result=None)
 
 
 def rank(candidates: list[Candidate]) -> list[Candidate]:
@@ -129,7 +132,7 @@ def _candidate(job: Job, result: OutputResult, current: ResultRef | None) -> Can
     ref = result.ref()
     return Candidate(
         ref=ref, title=job.label, status=job.status, created_at=job.created_at,
-        passthrough=result.passthrough, rows=result.rows_at("F"), current=ref == current,
+        passthrough=result.passthrough, rows=result.rows_at("F"), current=ref == current, result=result,
     )
 
 
@@ -141,14 +144,15 @@ def _preview_with(session: EditSession, group: InputGroup, address: SlotAddress,
     updated = connection.with_binding(address.slot, Binding(address.slot, candidate.ref, dtype))
     connections = list(group.connections)
     connections[address.connection] = updated
+    parsed = (candidate.result,) if candidate.result is not None else ()
     return preview_connection(session.project, group.with_connections(tuple(connections)), address.connection,
-                              session.target.uid)
+                              session.target.uid, parsed=parsed)
 
 
 def _first_fact(session: EditSession, candidate: Candidate) -> str | None:
     project = session.project
     try:
-        resolved = project.resolve(candidate.ref)
+        resolved = candidate.result.resolve(FINAL) if candidate.result is not None else project.resolve(candidate.ref)
         lines = result_facts(project.absolute(resolved.metafile), candidate.ref.result).lines()
     except (CsFileError, CsRebindError, OSError):
         return None  # the join's own message already says what cannot be read

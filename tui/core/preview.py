@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from .errors import CsRebindError
 from .export import ExportLayout, MatchSpec, join_connection, lay_out_export
-from .model import InputGroup
+from .model import InputGroup, OutputResult
 from .project import Project
 from .refs import SlotAddress
 from .session import EditSession, Issue
@@ -105,13 +105,16 @@ class ConnectionPreview:
 
 
 def preview_connection(project: Project, group: InputGroup, index: int, target: str | None = None, *,
-                       match: MatchSpec | None = None, hint: bool = False) -> ConnectionPreview:
+                       match: MatchSpec | None = None, hint: bool = False,
+                       parsed: tuple[OutputResult, ...] = ()) -> ConnectionPreview:
     """The join of one connection as an export would make it (``match``: as ``--match`` would);
-    with ``hint``, a connection the uid join leaves empty also says whether a match would keep rows."""
+    with ``hint``, a connection the uid join leaves empty also says whether a match would keep rows.
+    ``parsed``: results as parsed already (``lay_out_export``)."""
     conn = group.connections[index]
     base = dict(input=group.name, index=index, job=conn.job, output=conn.output)
     try:
-        layout = lay_out_export(project, group, connection=index, target=target, preview=True, match=match)
+        layout = lay_out_export(project, group, connection=index, target=target, preview=True, match=match,
+                                parsed=parsed)
         (conn_layout,) = layout.connections
         joined = join_connection(conn_layout, layout)
     except CsRebindError as exc:

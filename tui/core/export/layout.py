@@ -17,7 +17,7 @@ import numpy as np
 
 from ..csfile import CsHeader, load as load_cs, read_header
 from ..errors import CsFileError, ExportError, RefError
-from ..model import Binding, Connection, InputGroup
+from ..model import Binding, Connection, InputGroup, OutputResult
 from ..project import Project
 from ..untrusted import escape
 from .match import DEFAULT_TOLERANCE, KEY_FIELDS, MatchSpec
@@ -109,7 +109,7 @@ class ExportLayout:
 
 def lay_out_export(
     project: Project, group: InputGroup, *, connection: int | None = None, target: str | None = None,
-    preview: bool = False, match: MatchSpec | None = None,
+    preview: bool = False, match: MatchSpec | None = None, parsed: tuple[OutputResult, ...] = (),
 ) -> ExportLayout:
     """Work out what an export of ``group`` reads and writes, from the .cs headers alone.
 
@@ -117,7 +117,9 @@ def lay_out_export(
     ``target`` is the uid of the job the input belongs to (used in the description). A
     ``preview`` lays out what can be read of an input being edited: empty slots are left out
     and unreadable files listed in ``ConnectionLayout.unreadable`` instead of refused. ``match``
-    joins the slots it names (or every rebound slot) on another key than uid (:mod:`.match`)."""
+    joins the slots it names (or every rebound slot) on another key than uid (:mod:`.match`).
+    ``parsed``: results a binding may name, as parsed already (their jobs' documents are not read
+    again for them: a candidates search lays out one binding of thousands of jobs)."""
     if not group.connections:
         raise ExportError(f"input {group.name} has no connection; connect an output group to it first")
     if connection is None:
@@ -134,7 +136,7 @@ def lay_out_export(
     types: dict[str, str] = {}
     for index, conn in chosen:
         conn_layout, fields, conn_types = _lay_out_connection(project, group, index, conn, headers, preview, match,
-                                                              target)
+                                                              target, parsed)
         connections.append(conn_layout)
         field_lists.append(fields)
         for prefix, kind in conn_types.items():
@@ -171,6 +173,7 @@ def lay_out_export(
 def _lay_out_connection(
     project: Project, group: InputGroup, index: int, conn: Connection, headers: dict[Path, _Header],
     preview: bool = False, match: MatchSpec | None = None, target: str | None = None,
+    parsed: tuple[OutputResult, ...] = (),
 ) -> tuple[ConnectionLayout, list[tuple[str, np.dtype]], dict[str, str]]:
     where = f"{group.name}.{index}"
     empty = [s.name for s in group.slots if s.required and conn.binding(s.name) is None]
@@ -199,7 +202,7 @@ def _lay_out_connection(
             skipped.append(str(binding.ref))
             continue
         try:
-            metafile, path, header, dtype_name = _resolve(project, binding, where, headers)
+            metafile, path, header, dtype_name = _resolve(project, binding, where, headers, parsed)
         except _Unreadable as exc:
             if not preview:
                 raise ExportError(exc.message) from None
@@ -375,12 +378,15 @@ def _no_stored_files(project: Project, binding: Binding) -> bool:
 
 
 def _resolve(
-    project: Project, binding: Binding, where: str, headers: dict[Path, _Header]
+    project: Project, binding: Binding, where: str, headers: dict[Path, _Header], parsed: tuple[OutputResult, ...] = ()
 ) -> tuple[str, Path, CsHeader, str]:
     """Metafile, its path, header and the result dtype of one binding, or an ExportError
     saying what is missing."""
+    ref = binding.ref
     try:
-        result = project.result(binding.ref)
+        result = next((r for r in parsed if (r.job, r.output, r.name) == (ref.job, ref.output, ref.result)), None)
+        if result is None:
+            result = project.result(ref)
         resolved = result.resolve(binding.ref.version)
     except RefError as exc:
         raise ExportError(f"{where}.{binding.slot or binding.ref.result}: {exc}") from None
