@@ -165,3 +165,38 @@ async def test_each_candidate_is_one_line(demo_project):
 
         options = app.screen.query_one(OptionList)
         assert options.option_count > 3 and options.virtual_size.height == options.option_count
+
+
+async def test_a_label_is_made_when_its_line_is_drawn(tmp_path, monkeypatch):
+    """A dialog with hundreds (at 50,000 jobs: tens of thousands) of candidates draws a screenful:
+    only those labels are made (making all took seconds of the UI thread); the others when
+    scrolled to, the same as if made at once."""
+    from projectgen import generate_project
+    from textual.widgets import OptionList
+
+    from tui.ui.screens import candidates as dialog
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    project = generate_project(tmp_path / "P", num_jobs=300, schema="v5", seed=5)
+    made: list[str] = []
+    label = dialog.candidate_label
+    monkeypatch.setattr(dialog, "candidate_label", lambda c, *widths: made.append(str(c.ref)) or label(c, *widths))
+    app = make_app(project)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        group, index, binding = next((g, i, b) for g in screen.bench.session.inputs
+                                     for i, c in enumerate(g.connections) for b in c.slot_bindings)
+        screen.command_candidates(f"{group.name}.{index}.{binding.slot}")
+        await settle(pilot)
+        dialog_screen = app.screen
+        assert isinstance(dialog_screen, CandidatesScreen)
+        while not dialog_screen.done:
+            await pilot.pause(0.05)
+        await settle(pilot)
+        refs = [str(c.ref) for c in dialog_screen.candidates]
+        shown = dialog_screen.query_one(OptionList).size.height
+        assert len(refs) > 100 and 0 < len(set(made)) <= 2 * shown < len(refs) and refs[-1] not in made
+        await press(pilot, "G")
+        assert refs[-1] in made
+        widths = (max(map(len, refs)), max(len(c.keeps_text) + 2 * bool(c.empty) for c in dialog_screen.candidates))
+        assert rows(app) == [str(label(c, *widths)) for c in dialog_screen.candidates]

@@ -5,6 +5,7 @@ and ranked; enter puts the highlighted one (the put's own join check still appli
 from __future__ import annotations
 
 import time
+from functools import partial
 
 from rich.text import Text
 from textual import on
@@ -22,7 +23,7 @@ from ...core.refs import ResultRef, SlotAddress
 from ...core.session import EditSession
 from ..failures import ReportsWorkerFailures
 from ..marks import style
-from ..widgets.picklist import OneLinePickList
+from ..widgets.picklist import LazyOption, OneLinePickList
 
 
 class CandidatesMeasured(Message):
@@ -110,7 +111,7 @@ class CandidatesScreen(ReportsWorkerFailures, ModalScreen[ResultRef | None]):
             return [Option(text, id="none", disabled=True)]
         ref_width = max(len(str(c.ref)) for c in self.candidates)
         keeps_width = max(len(c.keeps_text) + (2 if c.empty else 0) for c in self.candidates)
-        return [Option(candidate_label(c, ref_width, keeps_width), id=str(c.ref)) for c in self.candidates]
+        return [LazyOption(partial(candidate_label, c, ref_width, keeps_width), id=str(c.ref)) for c in self.candidates]
 
     def _help_text(self) -> str:
         if self.done:

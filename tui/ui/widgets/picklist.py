@@ -3,10 +3,13 @@ remapped with them), and digits that jump to the option whose id they spell."""
 
 from __future__ import annotations
 
+from typing import Callable
+
 from textual import events
 from textual.geometry import Size
+from textual.visual import VisualType
 from textual.widgets import OptionList
-from textual.widgets.option_list import OptionDoesNotExist
+from textual.widgets.option_list import Option, OptionDoesNotExist
 
 from ..commands import list_bindings
 
@@ -59,3 +62,19 @@ class OneLinePickList(PickList):
         if virtual_size != self.virtual_size:
             self.virtual_size = virtual_size
             self._scroll_update(virtual_size)
+
+
+class LazyOption(Option):
+    """An option whose prompt is made when it is first drawn: a list of 50,000 candidates shows
+    about forty, and making every label took seconds of the UI thread (OptionList reads an
+    option's prompt only to draw it)."""
+
+    def __init__(self, make: Callable[[], VisualType], id: str | None = None, disabled: bool = False) -> None:
+        super().__init__("", id, disabled)
+        self._make: Callable[[], VisualType] | None = make
+
+    @property
+    def prompt(self) -> VisualType:
+        if self._make is not None:
+            self._prompt, self._make = self._make(), None
+        return self._prompt
