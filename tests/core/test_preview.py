@@ -127,6 +127,13 @@ def test_a_missing_file_leaves_rows_unknown_and_only_warns(demo_project):
     assert "rows unknown (J5/extracted_particles.cs: missing)" in issues[0].message
 
 
+def test_a_missing_file_is_named_once_however_many_results_it_holds(demo_project):
+    """The passthrough file gives three results of J9.particles: one file missing, said once."""
+    (demo_project / "J9/J9_passthrough_particles.cs").unlink()
+    found = particles(preview.preview_session(session_for(demo_project, "J12")))
+    assert found.rows_text == "rows unknown (J9/J9_passthrough_particles.cs: missing)"
+
+
 def test_preview_json_shape(demo_project, capsys):
     assert main(["preview", str(demo_project), "J12", "--json", "--set", FULL_SIZE]) == 0
     import json

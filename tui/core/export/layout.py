@@ -206,7 +206,8 @@ def _lay_out_connection(
         except _Unreadable as exc:
             if not preview:
                 raise ExportError(exc.message) from None
-            unreadable.append(exc.short)
+            if exc.short not in unreadable:  # a passthrough file gives several results: named once
+                unreadable.append(exc.short)
             continue
         except ExportError:
             if not preview:
