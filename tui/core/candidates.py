@@ -15,6 +15,7 @@ from typing import Iterator
 
 from .errors import CsFileError, CsRebindError
 from .facts import result_facts
+from .jobread import reading_ahead
 from .model import Binding, InputGroup, Job, OutputResult
 from .preview import ConnectionPreview, preview_connection
 from .refs import FINAL, ResultRef, SlotAddress
@@ -72,7 +73,7 @@ def list_candidates(session: EditSession, address: SlotAddress) -> list[Candidat
     current = bound.ref.at(FINAL) if bound is not None else None
     return [
         _candidate(job, result, current)
-        for job in _jobs_newest_first(session)
+        for job in reading_ahead(_jobs_newest_first(session))  # a network filesystem: read in parallel
         for output in job.outputs
         for result in output.results
         if result.complete and incompatibility(group, slot, result) is None

@@ -27,7 +27,7 @@ from sys import intern  # types, statuses, versions, workspaces repeat across 50
 from collections import OrderedDict
 from pathlib import Path
 from stat import S_ISREG
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 import msgspec
 
@@ -411,13 +411,58 @@ class _Parsed:
 PARSED = _Parsed(KEEP_PARSED)
 
 
+# --- documents read ahead, for a pass over many jobs -------------------------------------------
+# A candidates search parses the outputs of every job: on a network filesystem, one open after
+# another is the whole of its time. ``reading_ahead`` has the pool's threads read the next
+# documents while the caller parses; ``load_io`` takes a document read ahead instead of reading it.
+
+AHEAD = 4 * READERS  # documents read ahead at most (what is held in memory at once)
+_read_ahead: dict[str, tuple[bytes, Stamp] | OSError] = {}  # path → what a reading thread found
+
+
+def reading_ahead(jobs: Iterable[Job]) -> Iterator[Job]:
+    """``jobs``, in order; while the caller parses each one's outputs, the pool's threads read the
+    next ones' documents, when the first reads show a slow filesystem (on a fast one threads only
+    slow the parsing down, and documents are read when used, as always). Each reading thread
+    touches only its own file; the caller's thread takes what it read."""
+    jobs = list(jobs)
+    unread = [job for job in jobs if job._outputs is None and job._load is load_io and job._source is not None]
+    with Readers() as readers:
+        for job, read in zip(unread, readers.probe(_read_for_io, unread)):
+            _read_ahead[job._source] = read  # type: ignore[index]
+        rest = deque(unread[PROBE:]) if readers.parallel else deque()
+        pending: deque = deque()
+        try:
+            for job in jobs:
+                while rest and len(pending) < AHEAD:
+                    following = rest.popleft()
+                    pending.append((following._source, readers.threads.submit(_read_for_io, following)))
+                if pending and pending[0][0] == job._source:  # the jobs read ahead come in this order
+                    path, future = pending.popleft()
+                    _read_ahead[path] = future.result()
+                yield job
+        finally:
+            for job in unread:
+                _read_ahead.pop(job._source, None)  # type: ignore[arg-type]
+
+
+def _read_for_io(job: Job) -> tuple[bytes, Stamp] | OSError:
+    try:
+        return read_job_file(job._source)  # type: ignore[arg-type]
+    except OSError as exc:
+        return exc
+
+
 def load_io(job: Job) -> tuple[tuple[OutputGroup, ...], ParsedInputs]:
-    """Read ``job``'s document again and parse its outputs (and inputs, or how to make them:
-    ``jobdoc.parse_io``). A document changed since
+    """Read ``job``'s document again (or take it as read ahead) and parse its outputs (and inputs,
+    or how to make them: ``jobdoc.parse_io``). A document changed since
     it was listed updates the job's summary too (title, status…: what the user sees)."""
     path = job._source
     try:
-        data, stamp = read_job_file(path)
+        read = _read_ahead.pop(path, None)
+        if isinstance(read, OSError):
+            raise read
+        data, stamp = read if read is not None else read_job_file(path)
     except OSError as exc:
         raise JobDocumentError(f"{job.uid}/job.json cannot be read again ({exc.strerror or exc})") from None
     if stamp != job._stamp:
