@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from forks import forking
 from tui.core import jobread
 from tui.core.jobread import FileStamps, Readers, stat_all
 
@@ -33,20 +34,8 @@ def folder(tmp_path) -> tuple[int, list[str]]:
 
 @pytest.fixture
 def one_thread(monkeypatch) -> list[int]:
-    """As in a command-line process (the test process has threads: a fork is otherwise ruled
-    out), with 10 files enough to fork for: the pids of the children forked."""
-    pids: list[int] = []
-    original = jobread._forked_stats
-
-    def forked(paths, dir_fd):
-        pid, pipe = original(paths, dir_fd)
-        pids.append(pid)
-        return pid, pipe
-
-    monkeypatch.setattr(jobread, "AHEAD_FROM", 10)
-    monkeypatch.setattr(jobread.threading, "active_count", lambda: 1)
-    monkeypatch.setattr(jobread, "_forked_stats", forked)
-    return pids
+    """As in a command-line process, with 10 files enough to fork for: the pids forked."""
+    return forking(monkeypatch, 10)
 
 
 def reaped(pid: int) -> bool:

@@ -11,6 +11,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
+from forks import forking
 from tui.cli import main
 from tui.core import jobread
 from tui.core.project import load_project
@@ -248,21 +249,8 @@ def listing(project) -> list:
 @pytest.fixture(params=[False, True], ids=["stat here", "forked child"])
 def forks(request, monkeypatch) -> tuple[bool, list[int]]:
     """The stats of a reopen made in this process, or by a child forked for the last two thirds
-    (as for a big project; the test process has threads, which otherwise rule a fork out):
-    whether a fork is wanted, and the pids of the children forked."""
-    pids: list[int] = []
-    if request.param:
-        original = jobread._forked_stats
-
-        def forked(paths, dir_fd):
-            pid, pipe = original(paths, dir_fd)
-            pids.append(pid)
-            return pid, pipe
-
-        monkeypatch.setattr(jobread, "AHEAD_FROM", 100)
-        monkeypatch.setattr(jobread.threading, "active_count", lambda: 1)
-        monkeypatch.setattr(jobread, "_forked_stats", forked)
-    return request.param, pids
+    (as for a big project): whether a fork is wanted, and the pids of the children forked."""
+    return request.param, forking(monkeypatch, 100) if request.param else []
 
 
 @pytest.mark.parametrize("change", ["edited late", "removed early", "added", "renumbered"])
@@ -284,7 +272,6 @@ def test_a_change_past_the_first_batches_reads_that_job_alone(thousand_jobs, tmp
         shutil.rmtree(root / "J150")  # in the first batch: every later batch is off by one
         expected = []
     elif change == "added":
-        document = json.loads((root / "J1000" / "job.json").read_text())
         shutil.copytree(root / "J1000", root / "J1001")
         edit(root / "J1001" / "job.json", uid="J1001", title="new")
         expected = ["J1001"]
