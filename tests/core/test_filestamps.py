@@ -92,7 +92,7 @@ def test_a_child_whose_stamps_are_not_used_is_reaped(folder, one_thread):
     assert len(one_thread) == 1 and reaped(one_thread[0])
 
 
-@pytest.mark.parametrize("why", ["few files", "threads", "a slow filesystem", "no fork"])
+@pytest.mark.parametrize("why", ["few files", "threads", "a slow filesystem", "not Linux"])
 def test_no_child_when_it_would_not_pay_or_is_not_safe(folder, one_thread, monkeypatch, why):
     fd, paths = folder
     readers = Readers()
@@ -103,7 +103,7 @@ def test_no_child_when_it_would_not_pay_or_is_not_safe(folder, one_thread, monke
     elif why == "a slow filesystem":
         readers.parallel = True  # as decided after slow first files: the pool's threads read
     else:
-        monkeypatch.delattr(os, "fork")
+        monkeypatch.setattr(jobread.sys, "platform", "darwin")
     with FileStamps(paths, fd, readers) as stamps:
         stamps.fork_ahead()
         assert stamps.pid is None and stamps.split == len(paths)

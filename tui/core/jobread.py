@@ -19,6 +19,7 @@ import contextlib
 import errno
 import marshal
 import os
+import sys
 import threading
 import time
 from collections import deque
@@ -274,8 +275,9 @@ class FileStamps:
     def fork_ahead(self) -> None:
         """Start a child on the last files when that pays: many files, a fast filesystem (a slow
         one is read by the pool's threads) and a process of one thread (a fork copies only the
-        calling thread: the UI's reader, a worker, never forks)."""
-        if len(self.paths) < AHEAD_FROM or not hasattr(os, "fork") or threading.active_count() > 1:
+        calling thread: the UI's reader, a worker, never forks), on Linux (where clusters are; a
+        macOS process may not fork safely without exec)."""
+        if len(self.paths) < AHEAD_FROM or not sys.platform.startswith("linux") or threading.active_count() > 1:
             return
         self.readers.probe(lambda path: _stamp_or_none(path, self.dir_fd), self.paths)
         if self.readers.parallel:
