@@ -150,3 +150,18 @@ with jobread.FileStamps({paths!r}, fd, jobread.Readers()) as stamps:
                           cwd=Path(jobread.__file__).parents[2])
     assert done.returncode == 0, done.stderr
     assert done.stdout == "written once"
+
+
+@pytest.mark.parametrize("answer", [b"", b"\xff\x00garbage", "short"])
+def test_an_answer_that_is_not_the_stamps_costs_only_the_stats_made_here(folder, one_thread, monkeypatch, answer):
+    """The pipe read short or came back garbled (the child ended well): its files are stat'ed here."""
+    fd, paths = folder
+    expected = stat_all(paths, Readers(), fd)
+    with FileStamps(paths, fd, Readers()) as stamps:
+        stamps.fork_ahead()
+        assert one_thread
+        real = os.read(stamps.pipe, 1 << 20)  # what the child wrote: taken, and replaced
+        data = real[:len(real) // 2] if answer == "short" else answer
+        monkeypatch.setattr(jobread, "open", lambda *args, **kwargs: __import__("io").BytesIO(data), raising=False)
+        assert batches(stamps, [20, 40]) == expected
+    assert reaped(one_thread[0])

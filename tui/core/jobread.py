@@ -310,7 +310,10 @@ class FileStamps:
             except OSError:
                 data = b""
             status = self.close()
-            stamps = marshal.loads(data) if status == 0 else None
+            try:
+                stamps = marshal.loads(data) if status == 0 else None
+            except (EOFError, ValueError, TypeError):  # a pipe read short: stat them here
+                stamps = None
             if isinstance(stamps, list) and len(stamps) == len(self.paths) - self.split:
                 self._theirs = stamps
         return self._theirs
