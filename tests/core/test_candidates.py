@@ -89,6 +89,18 @@ def test_measuring_reads_no_job_document_again(demo_project, monkeypatch):
     assert all(c.result is None for c in found)  # measured: the listed result is let go
 
 
+def test_listing_reports_progress_through_the_jobs(demo_project, monkeypatch):
+    from tui.core import candidates
+
+    expected = list_candidates(EditSession(load_project(demo_project), "J12"), BLOB)
+    monkeypatch.setattr(candidates, "PROGRESS_EVERY", 3)
+    seen: list[tuple[int, int]] = []
+    session = EditSession(load_project(demo_project), "J12")
+    assert list_candidates(session, BLOB, progress=lambda read, total: seen.append((read, total))) == expected
+    total = len([j for j in session.project.jobs.values() if not j.broken]) - 1  # all but J12 (nothing is built on it)
+    assert seen == [(read, total) for read in range(3, total + 1, 3)] and len(seen) >= 3
+
+
 def test_the_fact_is_the_blob_box_and_pixel_size(demo_project):
     session = EditSession(load_project(demo_project), "J12")
     by_ref = {str(c.ref): c for c in find_candidates(session, BLOB)}

@@ -3,6 +3,8 @@ and ranked; enter puts the chosen one. The design brief's story in a handful of 
 
 from __future__ import annotations
 
+import asyncio
+
 from pilot import command, ready, settle
 from tui.ui.app import make_app
 from tui.ui.screens.candidates import CandidatesScreen
@@ -200,3 +202,46 @@ async def test_a_label_is_made_when_its_line_is_drawn(tmp_path, monkeypatch):
         assert refs[-1] in made
         widths = (max(map(len, refs)), max(len(c.keeps_text) + 2 * bool(c.empty) for c in dialog_screen.candidates))
         assert rows(app) == [str(label(c, *widths)) for c in dialog_screen.candidates]
+
+
+async def test_reading_the_outputs_shows_how_far_and_esc_ends_it(demo_project, monkeypatch):
+    """Before the first candidate (a big project's outputs take seconds to read) the dialog says how
+    many jobs are read; closed then, the search stops at its next report, quietly."""
+    import threading
+
+    from textual.widgets import OptionList
+
+    from tui.ui.screens import candidates as dialog
+
+    release, stopped = threading.Event(), threading.Event()
+    listing = dialog.list_candidates
+
+    def held(session, address, progress=None):
+        progress(3, 12)  # posted: the first report is due at once (UPDATE_EVERY is 0)
+        release.wait(5)
+        try:
+            progress(6, 12)  # the dialog is closed by now: this ends the search
+        except BaseException:
+            stopped.set()
+            raise
+        return listing(session, address)
+
+    monkeypatch.setattr(dialog, "list_candidates", held)
+    monkeypatch.setattr(dialog.CandidatesScreen, "UPDATE_EVERY", 0)
+    app = make_app(demo_project)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await press(pilot, "3", "j", "j")
+        await pilot.press("c")
+        await pilot.pause(0.2)
+        screen = app.screen
+        assert isinstance(screen, CandidatesScreen) and not screen.listed
+        options = screen.query_one(OptionList)
+        assert str(options.get_option_at_index(0).prompt) == "reading the project's outputs… 3 of 12 jobs"
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, CandidatesScreen)
+        release.set()
+        assert await asyncio.to_thread(stopped.wait, 5)
+        await pilot.pause(0.1)
+        assert app.screen is not screen and not app._notifications  # no error shown

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Iterator
+from typing import Callable, Iterator
 
 from .errors import CsFileError, CsRebindError
 from .facts import result_facts
@@ -65,19 +65,29 @@ class Candidate:
         }
 
 
-def list_candidates(session: EditSession, address: SlotAddress) -> list[Candidate]:
+PROGRESS_EVERY = 256  # jobs read between two calls of list_candidates' progress
+
+
+def list_candidates(session: EditSession, address: SlotAddress,
+                    progress: Callable[[int, int], None] | None = None) -> list[Candidate]:
     """Every complete result of another usable job whose group type and dtype fit the slot,
-    unmeasured, newest job first."""
+    unmeasured, newest job first. Every job's outputs are read (50,000 jobs: seconds):
+    ``progress(jobs read, jobs to read)`` is called every ``PROGRESS_EVERY`` jobs."""
     group, slot = check_slot(session, address)
     bound = session.binding(address)
     current = bound.ref.at(FINAL) if bound is not None else None
-    return [
-        _candidate(job, result, current)
-        for job in reading_ahead(_jobs_newest_first(session))  # a network filesystem: read in parallel
-        for output in job.outputs
-        for result in output.results
-        if result.complete and incompatibility(group, slot, result) is None
-    ]
+    jobs = list(_jobs_newest_first(session))
+    found: list[Candidate] = []
+    for done, job in enumerate(reading_ahead(jobs), 1):  # a network filesystem: read in parallel
+        found.extend(
+            _candidate(job, result, current)
+            for output in job.outputs
+            for result in output.results
+            if result.complete and incompatibility(group, slot, result) is None
+        )
+        if progress is not None and done % PROGRESS_EVERY == 0:
+            progress(done, len(jobs))
+    return found
 
 
 def measure(session: EditSession, address: SlotAddress, candidate: Candidate) -> Candidate:

@@ -33,6 +33,15 @@ class CandidatesMeasured(Message):
         self.done = done
 
 
+class CandidatesListing(Message):
+    """How many of the project's jobs have had their outputs read, before any candidate is listed."""
+
+    def __init__(self, read: int, total: int) -> None:
+        super().__init__()
+        self.read = read
+        self.total = total
+
+
 class CandidatesProgress(Message):
     """How many candidates are measured, for a list too long to show them as they are."""
 
@@ -70,6 +79,10 @@ def candidate_label(candidate: Candidate, ref_width: int, keeps_width: int = 0) 
     return label
 
 
+class _Closed(Exception):
+    """Ends a search whose dialog was closed."""
+
+
 class CandidatesScreen(ReportsWorkerFailures, ModalScreen[ResultRef | None]):
     """Pick the result to put into ``address``; measuring is cancelled when the screen closes."""
 
@@ -91,6 +104,7 @@ class CandidatesScreen(ReportsWorkerFailures, ModalScreen[ResultRef | None]):
         self.done = False
         self.updated_in = 0.0  # seconds the last update of the list took (read by the worker)
         self.measured = 0  # candidates measured so far, for a list too long to update live
+        self.reading: tuple[int, int] | None = None  # jobs whose outputs are read, of how many
 
     def compose(self) -> ComposeResult:
         bound = self.session.binding(self.address)
@@ -107,11 +121,18 @@ class CandidatesScreen(ReportsWorkerFailures, ModalScreen[ResultRef | None]):
 
     def _options(self) -> list[Option]:
         if not self.candidates:
-            text = "no result in the project fits this slot" if self.listed else "reading the project's outputs…"
-            return [Option(text, id="none", disabled=True)]
+            return [Option(self._placeholder(), id="none", disabled=True)]
         ref_width = max(len(str(c.ref)) for c in self.candidates)
         keeps_width = max(len(c.keeps_text) + (2 if c.empty else 0) for c in self.candidates)
         return [LazyOption(partial(candidate_label, c, ref_width, keeps_width), id=str(c.ref)) for c in self.candidates]
+
+    def _placeholder(self) -> str:
+        if self.listed:
+            return "no result in the project fits this slot"
+        if self.reading is None:
+            return "reading the project's outputs…"
+        read, total = self.reading
+        return f"reading the project's outputs… {read:,} of {total:,} jobs"
 
     def _help_text(self) -> str:
         if self.done:
@@ -127,7 +148,20 @@ class CandidatesScreen(ReportsWorkerFailures, ModalScreen[ResultRef | None]):
 
         def job() -> None:
             worker = get_current_worker()
-            listed = list_candidates(session, address)
+            due = time.monotonic() + self.UPDATE_EVERY
+
+            def reading(read: int, total: int) -> None:
+                nonlocal due
+                if worker.is_cancelled:
+                    raise _Closed  # the dialog was closed while the outputs were read
+                if time.monotonic() >= due:
+                    self.post_message(CandidatesListing(read, total))
+                    due = time.monotonic() + self.UPDATE_EVERY
+
+            try:
+                listed = list_candidates(session, address, progress=reading)
+            except _Closed:
+                return
             self.post_message(CandidatesMeasured(listed, done=not listed))
             live = len(listed) <= self.LIVE_UPDATES_UP_TO
             measured: list[Candidate] = []
@@ -145,6 +179,15 @@ class CandidatesScreen(ReportsWorkerFailures, ModalScreen[ResultRef | None]):
             self.post_message(CandidatesMeasured(rank(measured), done=True))
 
         self.run_worker(job, thread=True, exclusive=True, group="candidates", exit_on_error=False)
+
+    @on(CandidatesListing)
+    def _reading(self, event: CandidatesListing) -> None:
+        if self.listed:
+            return  # a late message: the list is there
+        self.reading = (event.read, event.total)
+        options = self.query_one(OptionList)
+        if options.option_count == 1 and options.get_option_at_index(0).id == "none":
+            options.replace_option_prompt("none", self._placeholder())
 
     @on(CandidatesProgress)
     def _progress(self, event: CandidatesProgress) -> None:
