@@ -238,6 +238,7 @@ async def test_reading_the_outputs_shows_how_far_and_esc_ends_it(demo_project, m
         assert isinstance(screen, CandidatesScreen) and not screen.listed
         options = screen.query_one(OptionList)
         assert str(options.get_option_at_index(0).prompt) == "reading the project's outputs… 3 of 12 jobs"
+        assert str(screen.query_one("#candidates-help").render()) == "finding every result that fits · esc cancel"
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(app.screen, CandidatesScreen)

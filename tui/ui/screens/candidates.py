@@ -135,6 +135,8 @@ class CandidatesScreen(ReportsWorkerFailures, ModalScreen[ResultRef | None]):
         return f"reading the project's outputs… {read:,} of {total:,} jobs"
 
     def _help_text(self) -> str:
+        if not self.listed:
+            return "finding every result that fits · esc cancel"
         if self.done:
             state = "ranked by rows kept, then newest"
         elif self.measured:
