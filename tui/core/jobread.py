@@ -10,7 +10,9 @@ most ``KEEP_PARSED`` jobs are kept at a time.
 
 A reopen stats every job.json to validate the summary cache. On a fast filesystem, where threads
 would only take turns at the GIL, a forked child process stats the last ones (``FileStamps``):
-it touches only those files' stats and a pipe, and sends the stamps back.
+it touches only those files' stats and a pipe, and sends the stamps back. A pass over every job's
+outputs (a candidates search) has the pool's threads read the next documents ahead of the parsing
+on a slow filesystem (``reading_ahead``).
 """
 
 from __future__ import annotations
