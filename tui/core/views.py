@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
+from .gcpause import gc_paused
 from .model import Connection, InputGroup, Job, OutputGroup, OutputResult
 from .project import Project
 from .refs import FINAL
@@ -24,23 +25,25 @@ def jobs_view(project: Project) -> dict[str, Any]:
 
 def job_summaries(jobs: Iterable[Job]) -> list[dict[str, Any]]:
     """What a listing shows of each job. Tuples and the datetime as they are: orjson writes them
-    (as lists and ISO 8601) faster than copies made here, which counts at 50,000 jobs; and one
-    comprehension, no call per job (a call costs about as much as the dict)."""
-    return [
-        {
-            "uid": job.uid,
-            "type": job.type,
-            "title": job.title,
-            "status": job.status,
-            "created_at": job.created_at,
-            "parents": job.parents,
-            "children": job.children,
-            "workspaces": job.workspaces,
-            "schema": job.schema,
-            "error": job.error,
-        }
-        for job in jobs
-    ]
+    (as lists and ISO 8601) faster than copies made here, which counts at 50,000 jobs; one
+    comprehension, no call per job (a call costs about as much as the dict); and the collector
+    paused (its passes over 50,000 new dicts, none garbage, took a third as long as making them)."""
+    with gc_paused():
+        return [
+            {
+                "uid": job.uid,
+                "type": job.type,
+                "title": job.title,
+                "status": job.status,
+                "created_at": job.created_at,
+                "parents": job.parents,
+                "children": job.children,
+                "workspaces": job.workspaces,
+                "schema": job.schema,
+                "error": job.error,
+            }
+            for job in jobs
+        ]
 
 
 def result_view(result: OutputResult) -> dict[str, Any]:
