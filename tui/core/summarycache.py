@@ -39,7 +39,7 @@ class CacheFile(msgspec.Struct):
     version: int
     project: str
     # Decoded on demand (``SummaryCache.decode``): a reader can start the job.json stats first
-    # and decode while they run (``jobread.StatAhead``).
+    # and decode while they run (``jobread.FileStamps``).
     jobs: msgspec.Raw
     # The children the documents of these jobs leave out (project.missing_children): when every
     # job is found unchanged, they need not be looked for again.
