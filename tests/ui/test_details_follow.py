@@ -17,6 +17,12 @@ def shown(screen) -> str:
     return str(screen.query_one("#details-body").render())
 
 
+async def staying(pilot) -> None:
+    """Long enough on one job for its first result to be shown."""
+    await pilot.pause(details_module.RESULT_WAIT + 0.2)
+    await settle(pilot)
+
+
 @pytest.mark.parametrize("schema", ["v4", "v5"])
 async def test_moving_to_another_job_shows_its_first_result(demo_project):
     app = make_app(demo_project)
@@ -26,16 +32,14 @@ async def test_moving_to_another_job_shows_its_first_result(demo_project):
         await settle(pilot)
         line = screen.outputs.cursor_line
         screen.jobs_pane.tree.go_to("J7")  # as a move in the jobs pane: J7's first result is on J6's line
-        await pilot.pause(details_module.RESULT_WAIT + 0.2)
-        await settle(pilot)
+        await staying(pilot)
         result = screen.outputs.current_result
         assert screen.outputs.job.uid == "J7" and result.job == "J7" and screen.outputs.cursor_line == line
         text = shown(screen)
         assert text.startswith(f"{result.ref()}  ") and "J7/" in text
         assert "fields:" in text  # the header was read once the user stayed on J7
         screen.jobs_pane.tree.go_to("J6")
-        await pilot.pause(details_module.RESULT_WAIT + 0.2)
-        await settle(pilot)
+        await staying(pilot)
         assert shown(screen).startswith("J6.particles.alignments2D")
 
 
@@ -56,13 +60,12 @@ async def test_a_key_held_down_reads_no_header_on_the_way(demo_project, monkeypa
         tree.focus()
         tree.move_to_line(0)
         await settle(pilot)
-        await pilot.pause(details_module.RESULT_WAIT + 0.2)
+        await staying(pilot)
         first = screen.outputs.job.uid
         reads.clear()
         for _ in range(8):  # faster than the wait
             await pilot.press("j")
-        await pilot.pause(details_module.RESULT_WAIT + 0.2)
-        await settle(pilot)
+        await staying(pilot)
         last = screen.outputs.job.uid
         assert last != first and screen.outputs.current_result is not None
         assert reads == [last] and shown(screen).startswith(f"{last}.")
